@@ -1,0 +1,274 @@
+import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+
+extendZodWithOpenApi(z);
+
+export { z };
+
+// ---- vocabulary ---------------------------------------------------------------
+
+export const CHANNELS = ['email', 'tg', 'direct'] as const;
+export const ChannelSchema = z
+  .enum(CHANNELS)
+  .openapi({ description: 'Канал поступления обращения', example: 'email' });
+export type Channel = z.infer<typeof ChannelSchema>;
+
+/** Action values are part of the contract and stay in Russian exactly as the spec has them. */
+export const ACTIONS = [
+  'уточнить',
+  'ответить сообщением',
+  'создать jira-task',
+  'написать в telegram сотруднику',
+  'ответить на письмо',
+  'написать в рассылку департамента',
+] as const;
+export const ActionSchema = z
+  .enum(ACTIONS)
+  .openapi({ description: 'Требуемое действие', example: 'уточнить' });
+export type Action = z.infer<typeof ActionSchema>;
+
+export const ACTION_CLARIFY: Action = 'уточнить';
+export const ACTION_REPLY_MESSAGE: Action = 'ответить сообщением';
+export const ACTION_REPLY_EMAIL: Action = 'ответить на письмо';
+export const ACTION_ESCALATE: Action = 'написать в telegram сотруднику';
+
+// ---- shared pieces ------------------------------------------------------------
+
+export const ErrorResponseSchema = z
+  .object({
+    error: z.string().openapi({ example: 'Bad Request' }),
+    message: z.string().openapi({ example: "Parameter 'channel' must be one of: email, tg, direct" }),
+    statusCode: z.number().int().openapi({ example: 400 }),
+    requestId: z.string().optional(),
+  })
+  .openapi('ErrorResponse');
+export type ErrorResponse = z.infer<typeof ErrorResponseSchema>;
+
+export const LlmUsageSchema = z
+  .object({
+    promptTokens: z.number().int().nonnegative(),
+    completionTokens: z.number().int().nonnegative(),
+    totalTokens: z.number().int().nonnegative(),
+  })
+  .openapi('LlmUsage');
+export type LlmUsage = z.infer<typeof LlmUsageSchema>;
+
+/** Extension fields LLM-backed services add to their answers; clients ignore what they do not know. */
+const llmMeta = {
+  model: z.string().optional(),
+  provider: z.string().optional(),
+  prompt_version: z.string().optional(),
+  usage: LlmUsageSchema.optional(),
+  latency_ms: z.number().nonnegative().optional(),
+};
+
+const requiredText = (name: string, description: string, example?: string) =>
+  z
+    .string({
+      error: (issue) =>
+        issue.input === undefined
+          ? `Parameter '${name}' is required`
+          : `Parameter '${name}' must be a string`,
+    })
+    .trim()
+    .min(1, { error: `Parameter '${name}' must not be empty` })
+    .openapi({ description, ...(example ? { example } : {}) });
+
+// ---- secretary: /analyze-request ---------------------------------------------
+
+export const AnalyzeRequestInputSchema = z
+  .object({
+    channel: z
+      .enum(CHANNELS, {
+        error: (issue) =>
+          issue.input === undefined
+            ? "Parameter 'channel' is required"
+            : "Parameter 'channel' must be one of: email, tg, direct",
+      })
+      .openapi({ description: 'Канал поступления обращения', example: 'email' }),
+    username: requiredText('username', 'Имя пользователя, от которого пришло обращение', 'smirnovanton'),
+    request: requiredText(
+      'request',
+      'Текст обращения пользователя',
+      'Я хочу получать аналитику о операциях наших кошельков',
+    ),
+    message_id: z
+      .string({ error: "Parameter 'message_id' must be a string" })
+      .trim()
+      .min(1, { error: "Parameter 'message_id' must not be empty" })
+      .max(512, { error: "Parameter 'message_id' must be at most 512 characters" })
+      .optional()
+      .openapi({ description: 'Идентификатор сообщения канала; повтор возвращает сохранённый ответ' }),
+  })
+  .openapi('AnalyzeRequestInput');
+export type AnalyzeRequestInput = z.infer<typeof AnalyzeRequestInputSchema>;
+
+export const AnalysisResponseSchema = z
+  .object({
+    is_enough: z.boolean().openapi({ description: 'Достаточно ли информации для определения контекста' }),
+    request: z.string().openapi({ description: 'Полный текст изначального запроса (с уточнениями)' }),
+    action: ActionSchema,
+    question: z.string().openapi({ description: 'Уточняющий вопрос, если он есть' }),
+    response: z.string().openapi({ description: 'Сформированный ответ' }),
+    request_id: z.string().optional(),
+    conversation_id: z.string().optional(),
+    replayed: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'true when the answer was stored for this message_id' }),
+  })
+  .openapi('AnalysisResponse', {
+    example: {
+      is_enough: false,
+      request: 'Я хочу получать аналитику о операциях наших кошельков',
+      action: 'уточнить',
+      question: 'Уточните аналатику каких операций?',
+      response: '',
+    },
+  });
+export type AnalysisResponse = z.infer<typeof AnalysisResponseSchema>;
+
+// ---- guesser: /get-context ----------------------------------------------------
+
+export const GetContextInputSchema = z
+  .object({
+    username: requiredText('username', 'Имя пользователя, от которого пришло обращение', 'smirnovanton'),
+    department: requiredText(
+      'department',
+      'Организационная единица пользователя',
+      'Департамент клиентского сервиса',
+    ),
+    position: requiredText('position', 'Должность пользователя', 'младший аналитик'),
+    request: requiredText('request', 'Текст обращения пользователя'),
+  })
+  .openapi('GetContextInput');
+export type GetContextInput = z.infer<typeof GetContextInputSchema>;
+
+export const ContextResponseSchema = z
+  .object({
+    is_enough: z.boolean(),
+    response: z.string(),
+    ...llmMeta,
+  })
+  .openapi('ContextResponse');
+export type ContextResponse = z.infer<typeof ContextResponseSchema>;
+
+// ---- system-analyst: /prepare-analititcs ----------------------------------------
+
+export const PrepareAnalyticsInputSchema = z
+  .object({
+    context: requiredText('context', 'Описание контекста обращения'),
+    request: requiredText('request', 'Текст обращения пользователя'),
+  })
+  .openapi('PrepareAnalyticsInput');
+export type PrepareAnalyticsInput = z.infer<typeof PrepareAnalyticsInputSchema>;
+
+export const AnalyticsResponseSchema = z
+  .object({
+    is_enough: z.boolean(),
+    response: z.string(),
+    action: ActionSchema.optional().openapi({ description: 'Предлагаемое действие (расширение)' }),
+    ...llmMeta,
+  })
+  .openapi('AnalyticsResponse');
+export type AnalyticsResponse = z.infer<typeof AnalyticsResponseSchema>;
+
+// ---- secretary: users and history ---------------------------------------------
+
+export const UserSchema = z
+  .object({
+    username: z.string().trim().min(1).max(320),
+    display_name: z.string().trim().max(200).optional(),
+    department: z.string().trim().max(200).optional(),
+    position: z.string().trim().max(200).optional(),
+    email: z.string().trim().max(320).optional(),
+    telegram_chat_id: z.string().trim().max(64).optional(),
+  })
+  .openapi('User');
+export type User = z.infer<typeof UserSchema>;
+
+export const UsersUpsertSchema = z.union([UserSchema, z.array(UserSchema).min(1).max(10_000)]);
+
+export const HistoryQuerySchema = z.object({
+  username: z.string().trim().min(1).optional(),
+  channel: z.enum(CHANNELS, { error: "Parameter 'channel' must be one of: email, tg, direct" }).optional(),
+  limit: z.coerce
+    .number({ error: "Parameter 'limit' must be a number" })
+    .int({ error: "Parameter 'limit' must be an integer" })
+    .min(1, { error: "Parameter 'limit' must be between 1 and 200" })
+    .max(200, { error: "Parameter 'limit' must be between 1 and 200" })
+    .default(50),
+  cursor: z.string().trim().min(1).optional().openapi({ description: 'Opaque cursor from next_cursor' }),
+});
+export type HistoryQuery = z.infer<typeof HistoryQuerySchema>;
+
+export const HistoryItemSchema = z
+  .object({
+    id: z.string(),
+    created_at: z.string(),
+    channel: ChannelSchema,
+    username: z.string(),
+    message_id: z.string().nullable(),
+    conversation_id: z.string().nullable(),
+    request: z.string(),
+    status: z.enum(['completed', 'failed']),
+    is_enough: z.boolean().nullable(),
+    action: z.string().nullable(),
+    question: z.string().nullable(),
+    response: z.string().nullable(),
+    error: z.string().nullable(),
+    latency_ms: z.record(z.string(), z.number()).nullable(),
+    model: z.string().nullable(),
+    tokens_total: z.number().nullable(),
+  })
+  .openapi('HistoryItem');
+export type HistoryItem = z.infer<typeof HistoryItemSchema>;
+
+export const HistoryPageSchema = z
+  .object({ items: z.array(HistoryItemSchema), next_cursor: z.string().nullable() })
+  .openapi('HistoryPage');
+export type HistoryPage = z.infer<typeof HistoryPageSchema>;
+
+// ---- communicator: /send -------------------------------------------------------
+
+export const SendMessageInputSchema = z
+  .object({
+    channel: z.enum(['email', 'tg'], { error: "Parameter 'channel' must be one of: email, tg" }),
+    to: requiredText('to', 'Email address or Telegram chat id'),
+    subject: z.string().trim().max(998).optional(),
+    text: requiredText('text', 'Message text'),
+    idempotency_key: requiredText('idempotency_key', 'Caller-chosen key; a repeat returns the first result'),
+  })
+  .openapi('SendMessageInput');
+export type SendMessageInput = z.infer<typeof SendMessageInputSchema>;
+
+export const SendMessageResultSchema = z
+  .object({
+    status: z.enum(['sent', 'duplicate']),
+    channel: z.enum(['email', 'tg']),
+    idempotency_key: z.string(),
+    external_id: z.string().nullable(),
+  })
+  .openapi('SendMessageResult');
+export type SendMessageResult = z.infer<typeof SendMessageResultSchema>;
+
+// ---- health ---------------------------------------------------------------------
+
+export const HEALTH_STATUSES = ['ok', 'degraded', 'down', 'disabled'] as const;
+export const HealthCheckResultSchema = z.object({
+  status: z.enum(HEALTH_STATUSES),
+  latencyMs: z.number().optional(),
+  detail: z.string().optional(),
+});
+export type HealthCheckResult = z.infer<typeof HealthCheckResultSchema>;
+
+export const HealthResponseSchema = z
+  .object({
+    status: z.enum(['ok', 'degraded', 'down']),
+    service: z.string(),
+    version: z.string(),
+    uptimeSeconds: z.number(),
+    checks: z.record(z.string(), HealthCheckResultSchema),
+  })
+  .openapi('HealthResponse');
+export type HealthResponse = z.infer<typeof HealthResponseSchema>;

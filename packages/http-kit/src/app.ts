@@ -1,0 +1,210 @@
+import { randomUUID } from 'node:crypto';
+import { AppError, isAppError, toErrorResponse } from '@workemon/errors';
+import { currentRequestId, type Logger, redactText, requestContext } from '@workemon/logger';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Router } from 'express';
+import type swaggerUi from 'swagger-ui-express';
+import { bearerAuth } from './auth.js';
+import type { HealthRegistry } from './health.js';
+import type { ServiceMetrics } from './metrics.js';
+import { buildOpenApiDocument, type OpenApiDocument, type RouteDoc } from './openapi.js';
+
+export interface HttpAppOptions {
+  service: string;
+  version: string;
+  logger: Logger;
+  metrics: ServiceMetrics;
+  health: HealthRegistry;
+  /** Bearer keys accepted for non-public routes; empty disables auth. */
+  authKeys?: readonly string[];
+  /** Max JSON body size, e.g. "1mb". */
+  bodyLimit?: string;
+  /** Max URL length in characters (query strings carry request text on GET). */
+  maxUrlLength?: number;
+  routes: Router;
+  docs: { title: string; description?: string; routes: RouteDoc[] };
+}
+
+const PUBLIC_PATHS = ['/health', '/metrics', '/openapi.json', '/docs'];
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Express app with the mesh-wide conventions; services only add their routes. */
+export function createHttpApp(options: HttpAppOptions): Express {
+  const { logger, metrics, health } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.set('query parser', 'simple');
+
+  // Request id first: everything after it (including the access log) runs in its context.
+  app.use((req, res, next) => {
+    const incoming = req.headers['x-request-id'];
+    const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.setHeader('x-request-id', requestId);
+    res.locals.requestId = requestId;
+    requestContext.run({ requestId }, () => next());
+  });
+
+  app.use(accessLog(logger, metrics));
+
+  const maxUrl = options.maxUrlLength ?? 64 * 1024;
+  app.use((req, _res, next) => {
+    if (req.originalUrl.length > maxUrl) {
+      next(
+        new AppError(
+          'PAYLOAD_TOO_LARGE',
+          `URL is longer than ${maxUrl} characters: send long texts with POST as JSON`,
+        ),
+      );
+      return;
+    }
+    next();
+  });
+
+  app.get('/health', async (_req, res) => {
+    const report = await health.report();
+    res.status(report.status === 'down' ? 503 : 200).json(report);
+  });
+  app.get('/health/live', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/health/ready', async (_req, res) => {
+    const report = await health.report();
+    res.status(report.status === 'down' ? 503 : 200).json({ status: report.status });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('content-type', metrics.registry.contentType);
+    res.send(await metrics.registry.metrics());
+  });
+  // The document and the docs UI are built on first use: most processes never serve them,
+  // and idle memory is a budget (≤ 90 MB per service).
+  let document: OpenApiDocument | undefined;
+  const openApi = (): OpenApiDocument =>
+    (document ??= buildOpenApiDocument(
+      {
+        title: options.docs.title,
+        version: options.version,
+        ...(options.docs.description ? { description: options.docs.description } : {}),
+      },
+      options.docs.routes,
+    ));
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApi());
+  });
+  let docsUi: Router | undefined;
+  app.use('/docs', async (req, res, next) => {
+    if (!docsUi) {
+      const swaggerUi = (await import('swagger-ui-express')).default;
+      docsUi = express.Router().use(swaggerUi.serve, swaggerUi.setup(openApi() as swaggerUi.JsonObject));
+    }
+    docsUi(req, res, next);
+  });
+
+  app.use(bearerAuth(options.authKeys ?? [], PUBLIC_PATHS));
+  app.use(
+    express.json({ limit: options.bodyLimit ?? '1mb', type: ['application/json', 'application/*+json'] }),
+  );
+  app.use(options.routes);
+
+  app.use((req, _res, next) => {
+    next(AppError.notFound(`No route for ${req.method} ${req.path}`));
+  });
+  app.use(errorHandler(logger));
+  return app;
+}
+
+function accessLog(logger: Logger, metrics: ServiceMetrics): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const durationNs = process.hrtime.bigint() - started;
+      // Route templates, not raw paths, keep label cardinality bounded.
+      const route =
+        (req.route as { path?: string } | undefined)?.path ??
+        (res.statusCode === 404 ? 'unmatched' : req.path);
+      metrics.httpDuration.observe(
+        { method: req.method, route: String(route), status_code: String(res.statusCode) },
+        Number(durationNs) / 1e9,
+      );
+      if (req.path === '/metrics' || req.path.startsWith('/health')) return;
+      const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
+      logger.log(level, `${req.method} ${req.path} ${res.statusCode}`, {
+        'trace.id': res.locals.requestId as string,
+        http: {
+          request: {
+            method: req.method,
+            ...(req.headers['content-length']
+              ? { body: { bytes: Number(req.headers['content-length']) } }
+              : {}),
+          },
+          response: { status_code: res.statusCode },
+        },
+        url: { path: req.path },
+        event: {
+          duration: Number(durationNs),
+          kind: 'event',
+          category: ['web'],
+          outcome: res.statusCode >= 400 ? 'failure' : 'success',
+        },
+        ...(req.headers['user-agent'] ? { user_agent: { original: req.headers['user-agent'] } } : {}),
+      });
+    });
+    next();
+  };
+}
+
+interface BodyParserError extends Error {
+  type?: string;
+  status?: number;
+  limit?: number;
+}
+
+function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, _req, res, _next) => {
+    const requestId = (res.locals.requestId as string | undefined) ?? currentRequestId();
+    let appError: AppError;
+    if (isAppError(err)) appError = err;
+    else if ((err as BodyParserError).type === 'entity.too.large') {
+      appError = AppError.payloadTooLarge(
+        `Request body exceeds ${(err as BodyParserError).limit ?? 'the'} bytes limit`,
+      );
+    } else if ((err as BodyParserError).type === 'entity.parse.failed') {
+      appError = AppError.badRequest('Request body is not valid JSON');
+    } else if (
+      (err as BodyParserError).type === 'encoding.unsupported' ||
+      (err as BodyParserError).type === 'charset.unsupported'
+    ) {
+      appError = AppError.badRequest('Request body encoding is not supported: send UTF-8 JSON');
+    } else if (
+      typeof (err as BodyParserError).status === 'number' &&
+      (err as BodyParserError).status! < 500
+    ) {
+      appError = new AppError('BAD_REQUEST', (err as Error).message);
+    } else {
+      appError = AppError.internal('Internal server error', err);
+    }
+    if (appError.status >= 500) {
+      logger.error(appError.message, {
+        err: loggableError(appError.cause instanceof Error ? appError.cause : appError),
+        'error.code': appError.code,
+      });
+    }
+    if (appError.retryAfterSeconds !== undefined)
+      res.setHeader('retry-after', String(Math.ceil(appError.retryAfterSeconds)));
+    if (res.headersSent) return;
+    res.status(appError.status).json(toErrorResponse(appError, requestId));
+  };
+}
+
+/**
+ * Library errors (axios, pg) carry their request config, sockets and headers — the
+ * bearer token and the user's text among them — and the logger's redaction skips
+ * `err`. Log only name, message, code and stack.
+ */
+function loggableError(error: Error): Error {
+  const clean = new Error(redactText(error.message));
+  clean.name = error.name;
+  clean.stack = error.stack === undefined ? undefined : redactText(error.stack);
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' || typeof code === 'number') Object.assign(clean, { code });
+  return clean;
+}

@@ -1,0 +1,191 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
+
+export interface ServiceSpec {
+  name: string;
+  dir: string;
+  portOffset: number;
+  needsDatabase: boolean;
+}
+
+/** Start order matters only for readiness: the secretary needs the LLM services, the communicator the secretary. */
+export const SERVICES: ServiceSpec[] = [
+  { name: 'guesser', dir: 'services/guesser', portOffset: 1, needsDatabase: false },
+  { name: 'system-analyst', dir: 'services/system-analyst', portOffset: 2, needsDatabase: false },
+  { name: 'secretary', dir: 'services/secretary', portOffset: 0, needsDatabase: true },
+  { name: 'communicator', dir: 'services/communicator', portOffset: 3, needsDatabase: true },
+];
+
+export interface LaunchOptions {
+  root: string;
+  env: Record<string, string | undefined>;
+  basePort: number;
+  dataDir: string;
+  pglitePort: number;
+  log: (line: string) => void;
+  /** Where children's stdout/stderr go (ECS JSON lines). */
+  output: NodeJS.WritableStream;
+}
+
+export interface RunningMesh {
+  urls: Record<string, string>;
+  databaseUrl: string;
+  apiKey: string;
+  stop(): Promise<void>;
+}
+
+interface Secrets {
+  serviceToken: string;
+  apiKey: string;
+}
+
+/** Generated once per data dir so tokens survive restarts; never printed into service logs. */
+function loadOrCreateSecrets(dataDir: string): Secrets {
+  const file = join(dataDir, 'secrets.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Secrets;
+  const secrets = { serviceToken: randomBytes(24).toString('hex'), apiKey: randomBytes(24).toString('hex') };
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  writeFileSync(join(dataDir, 'api-key'), secrets.apiKey, { mode: 0o600 });
+  return secrets;
+}
+
+function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  output: NodeJS.WritableStream,
+): Promise<number> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.pipe(output, { end: false });
+    child.stderr.pipe(output, { end: false });
+    child.on('error', reject);
+    child.on('exit', (code) => resolvePromise(code ?? 1));
+  });
+}
+
+async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`exited with code ${child.exitCode} before becoming ready`);
+    try {
+      const res = await fetch(`${url}/health/live`, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`not ready within ${timeoutMs} ms`);
+}
+
+/** Migrations first, then every built service as a child process bound to 127.0.0.1. */
+export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
+  const { root, log } = options;
+  const available = SERVICES.filter((s) => existsSync(join(root, s.dir, 'dist/main.js')));
+  if (available.length === 0) throw new Error('No built services found: run `pnpm build` first');
+  const dataDir = resolve(root, options.dataDir);
+  const secrets = loadOrCreateSecrets(dataDir);
+
+  let embedded: EmbeddedPostgres | undefined;
+  let databaseUrl = options.env.DATABASE_URL;
+  if (!databaseUrl) {
+    embedded = await startEmbeddedPostgres(join(dataDir, 'pglite'), options.pglitePort);
+    databaseUrl = embedded.url;
+    log(`embedded PostgreSQL (PGlite) on ${databaseUrl} with data in ${join(dataDir, 'pglite')}`);
+  }
+
+  const urlOf = (s: ServiceSpec) => `http://127.0.0.1:${options.basePort + s.portOffset}`;
+  const byName = Object.fromEntries(SERVICES.map((s) => [s.name, urlOf(s)]));
+  const sharedEnv: NodeJS.ProcessEnv = {
+    ...options.env,
+    HOST: options.env.HOST ?? '127.0.0.1',
+    DATABASE_URL: databaseUrl,
+    SERVICE_TOKEN: options.env.SERVICE_TOKEN ?? secrets.serviceToken,
+    API_KEYS: options.env.API_KEYS ?? secrets.apiKey,
+    GUESSER_URL: byName.guesser,
+    SYSTEM_ANALYST_URL: byName['system-analyst'],
+    SECRETARY_URL: byName.secretary,
+    COMMUNICATOR_URL: byName.communicator,
+    ...(embedded ? { DATABASE_POOL_MAX: options.env.DATABASE_POOL_MAX ?? '5' } : {}),
+  };
+
+  for (const s of available) {
+    const migrate = join(root, s.dir, 'dist/migrate.js');
+    if (!existsSync(migrate)) continue;
+    log(`migrating ${s.name}…`);
+    const code = await run(process.execPath, [migrate], sharedEnv, join(root, s.dir), options.output);
+    if (code !== 0) {
+      await embedded?.stop();
+      throw new Error(`migrations for ${s.name} failed (exit ${code})`);
+    }
+  }
+
+  const children = new Map<string, ChildProcess>();
+  let stopping = false;
+  const start = (s: ServiceSpec, restarts: number): ChildProcess => {
+    const child = spawn(process.execPath, ['dist/main.js'], {
+      cwd: join(root, s.dir),
+      env: { ...sharedEnv, PORT: String(options.basePort + s.portOffset) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.pipe(options.output, { end: false });
+    child.stderr?.pipe(options.output, { end: false });
+    child.on('exit', (code, signal) => {
+      if (stopping) return;
+      log(`${s.name} exited (${signal ?? code}); restarting${restarts >= 5 ? ' after a pause' : ''}`);
+      setTimeout(
+        () => {
+          if (!stopping) children.set(s.name, start(s, restarts + 1));
+        },
+        Math.min(30_000, 500 * 2 ** restarts),
+      ).unref();
+    });
+    return child;
+  };
+
+  const stop = async () => {
+    stopping = true;
+    await Promise.all(
+      [...children.values()].map(
+        (child) =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null || child.signalCode !== null) return done();
+            const kill = setTimeout(() => child.kill('SIGKILL'), 12_000);
+            child.once('exit', () => {
+              clearTimeout(kill);
+              done();
+            });
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+    await embedded?.stop();
+  };
+
+  try {
+    for (const s of available) {
+      const child = start(s, 0);
+      children.set(s.name, child);
+      await waitHealthy(urlOf(s), child, 30_000).catch((error: Error) => {
+        throw new Error(`${s.name}: ${error.message}`);
+      });
+      log(`${s.name.padEnd(15)} ${urlOf(s)}`);
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  return {
+    urls: Object.fromEntries(available.map((s) => [s.name, urlOf(s)])),
+    databaseUrl,
+    apiKey: (options.env.API_KEYS ?? secrets.apiKey).split(',')[0] ?? '',
+    stop,
+  };
+}

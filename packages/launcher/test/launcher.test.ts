@@ -1,0 +1,98 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type FakeLlm, startFakeLlm, waitFor } from '@workemon/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const launcher = join(root, 'packages/launcher/dist/main.js');
+
+async function isFree(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const srv = net.createServer();
+    srv.once('error', () => done(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => done(true)));
+  });
+}
+
+/** Four consecutive free ports, like 8000–8003 but out of the way of a running mesh. */
+async function freeBlock(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const free = await Promise.all([0, 1, 2, 3].map((i) => isFree(base + i)));
+    if (free.every(Boolean)) return base;
+  }
+  throw new Error('no free port block');
+}
+
+describe('launcher (pnpm start)', () => {
+  let llm: FakeLlm;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    llm = await startFakeLlm();
+    dataDir = mkdtempSync(join(tmpdir(), 'wm-launcher-'));
+  });
+  afterAll(async () => {
+    await llm.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('when started from nothing with the embedded database, then one request flows through all three services and Ctrl-C stops everything cleanly', async () => {
+    expect(existsSync(launcher), 'run `pnpm build` first').toBe(true);
+    const base = await freeBlock();
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      LAUNCHER_BASE_PORT: String(base),
+      LAUNCHER_DATA_DIR: dataDir,
+      LLM_PROVIDER: 'custom',
+      LLM_BASE_URL: llm.url,
+      LLM_API_KEY: 'sk-launcher',
+      LLM_MODEL: 'fake-model',
+      LOG_LEVEL: 'warn',
+    };
+    const child = spawn(process.execPath, [launcher], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.resume();
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    try {
+      await waitFor(() => stderr.includes('Press Ctrl-C to stop.') || child.exitCode !== null, 90_000, 100);
+      expect(child.exitCode, stderr).toBeNull();
+      expect(stderr).toContain('embedded PostgreSQL (PGlite)');
+      for (const port of [base, base + 1, base + 2]) expect(stderr).toContain(`http://127.0.0.1:${port}`);
+
+      const key = readFileSync(join(dataDir, 'api-key'), 'utf8').trim();
+      const params = new URLSearchParams({
+        channel: 'direct',
+        username: 'smirnovanton',
+        request: 'Хочу аналитику по авторизациям кошельков',
+      });
+      const res = await fetch(`http://127.0.0.1:${base}/analyze-request?${params}`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
+      const body = (await res.json()) as Record<string, unknown>;
+      expect(res.status, JSON.stringify(body)).toBe(200);
+      expect(body).toMatchObject({ is_enough: true, action: 'ответить сообщением' });
+      expect(String(body.response)).toContain('Рекомендация');
+      // guesser and analyst each asked the LLM once
+      expect(llm.calls).toHaveLength(2);
+
+      const unauthorized = await fetch(`http://127.0.0.1:${base}/analyze-request?${params}`);
+      expect(unauthorized.status).toBe(401);
+    } finally {
+      child.kill('SIGINT');
+    }
+    const code = await Promise.race([
+      exited,
+      new Promise<string>((r) => setTimeout(() => r('timeout'), 20_000)),
+    ]);
+    expect(code).toBe(0);
+    expect(stderr).toContain('stopped cleanly');
+    for (const port of [base, base + 1, base + 2, base + 3]) expect(await isFree(port)).toBe(true);
+  }, 150_000);
+});

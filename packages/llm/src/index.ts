@@ -1,0 +1,4 @@
+export * from './llm-client.js';
+export * from './providers.js';
+export * from './llm-config.js';
+export * from './llm-service-deps.js';

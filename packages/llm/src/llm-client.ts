@@ -1,0 +1,291 @@
+import { AppError } from '@workemon/errors';
+import type { Logger } from '@workemon/logger';
+import { BrokenCircuitError, ConsecutiveBreaker, circuitBreaker, handleWhen } from 'cockatiel';
+import OpenAI from 'openai';
+import client from 'prom-client';
+import type { z } from 'zod';
+import { createNodeHttpFetch } from './node-http-fetch.js';
+import type { LlmSettings } from './providers.js';
+
+export interface LlmUsage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+}
+
+export interface LlmJsonResult<T> {
+  data: T;
+  model: string;
+  provider: string;
+  usage: LlmUsage;
+  latencyMs: number;
+  /** How many completions it took (2 when the first answer needed a repair). */
+  attempts: number;
+}
+
+export interface LlmMetrics {
+  duration: client.Histogram<'provider' | 'model' | 'outcome'>;
+  tokens: client.Counter<'provider' | 'model' | 'kind'>;
+}
+
+export function createLlmMetrics(registry: client.Registry): LlmMetrics {
+  return {
+    duration: new client.Histogram({
+      name: 'llm_request_duration_seconds',
+      help: 'Duration of LLM completion calls, including SDK retries',
+      labelNames: ['provider', 'model', 'outcome'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60],
+      registers: [registry],
+    }),
+    tokens: new client.Counter({
+      name: 'llm_tokens_total',
+      help: 'Tokens consumed by LLM calls',
+      labelNames: ['provider', 'model', 'kind'],
+      registers: [registry],
+    }),
+  };
+}
+
+export interface LlmClientOptions {
+  settings: LlmSettings;
+  timeoutMs: number;
+  maxRetries: number;
+  metrics: LlmMetrics;
+  logger: Logger;
+  /** Consecutive upstream failures that open the circuit. */
+  breakerThreshold?: number;
+  /** How long the circuit stays open before one trial request. */
+  breakerHalfOpenAfterMs?: number;
+}
+
+export interface ChatPrompt {
+  system: string;
+  user: string;
+}
+
+/** The upstream failed in a way worth counting against the circuit (not our own bad output). */
+class UpstreamFailure extends Error {
+  constructor(readonly appError: AppError) {
+    super(appError.message);
+  }
+}
+
+/**
+ * Structured completions from any OpenAI-compatible provider. Retries (with
+ * jittered backoff and Retry-After) are the SDK's, bounded by maxRetries; this
+ * layer adds a circuit breaker, strict zod validation of the JSON verdict with one
+ * repair attempt, metrics, and a mapping of every failure to a clear AppError.
+ */
+export class LlmClient {
+  private readonly openai: OpenAI;
+  private readonly breaker;
+  /** Turned off for good when the server rejects response_format (older llama.cpp, some gateways). */
+  private jsonMode: boolean;
+
+  constructor(private readonly options: LlmClientOptions) {
+    const { settings } = options;
+    this.jsonMode = settings.jsonMode;
+    this.openai = new OpenAI({
+      apiKey: settings.apiKey,
+      baseURL: settings.baseURL,
+      timeout: options.timeoutMs,
+      maxRetries: options.maxRetries,
+      defaultHeaders: settings.defaultHeaders,
+      fetch: createNodeHttpFetch(),
+    });
+    this.breaker = circuitBreaker(
+      handleWhen((e) => e instanceof UpstreamFailure),
+      {
+        halfOpenAfter: options.breakerHalfOpenAfterMs ?? 10_000,
+        breaker: new ConsecutiveBreaker(options.breakerThreshold ?? 5),
+      },
+    );
+  }
+
+  get provider(): string {
+    return this.options.settings.provider;
+  }
+
+  get model(): string {
+    return this.options.settings.model;
+  }
+
+  get circuitState(): string {
+    return String(this.breaker.state);
+  }
+
+  async completeJson<S extends z.ZodType>(
+    schema: S,
+    prompt: ChatPrompt,
+    signal?: AbortSignal,
+  ): Promise<LlmJsonResult<z.output<S>>> {
+    const started = performance.now();
+    const usage: LlmUsage = { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
+    const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [
+      { role: 'system', content: prompt.system },
+      { role: 'user', content: prompt.user },
+    ];
+    let lastProblem = '';
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const content = await this.complete(messages, usage, signal);
+      const parsed = parseJsonVerdict(content, schema);
+      if (parsed.ok) {
+        return {
+          data: parsed.value,
+          model: this.model,
+          provider: this.provider,
+          usage,
+          latencyMs: Math.round(performance.now() - started),
+          attempts: attempt,
+        };
+      }
+      lastProblem = parsed.problem;
+      this.options.logger.warn('LLM answer failed validation', {
+        event: { action: 'llm-invalid-output' },
+        llm: { attempt, problem: parsed.problem },
+      });
+      // One repair round: show the model its own answer and what is wrong with it.
+      messages.push({ role: 'assistant', content: content.slice(0, 4000) });
+      messages.push({
+        role: 'user',
+        content: `Your previous answer was invalid (${parsed.problem}). Reply again with ONLY one JSON object that matches the requested format, no prose, no code fences.`,
+      });
+    }
+    throw AppError.badGateway(`LLM returned an invalid answer twice: ${lastProblem}`);
+  }
+
+  private async complete(
+    messages: OpenAI.Chat.ChatCompletionMessageParam[],
+    usage: LlmUsage,
+    signal?: AbortSignal,
+  ): Promise<string> {
+    const { provider, model } = this.options.settings;
+    const started = performance.now();
+    let outcome = 'success';
+    try {
+      const completion = await this.breaker.execute(async () => {
+        const create = () =>
+          this.openai.chat.completions.create(
+            {
+              model,
+              messages,
+              temperature: 0.2,
+              ...(this.jsonMode ? { response_format: { type: 'json_object' as const } } : {}),
+            },
+            signal ? { signal } : undefined,
+          );
+        try {
+          try {
+            return await create();
+          } catch (error) {
+            if (!this.jsonMode || !rejectsJsonMode(error)) throw error;
+            this.options.logger.warn(
+              'LLM server rejects response_format=json_object; continuing without it',
+              {
+                event: { action: 'llm-json-mode-off' },
+              },
+            );
+            this.jsonMode = false;
+            return await create();
+          }
+        } catch (error) {
+          throw new UpstreamFailure(mapOpenAiError(error, this.options.timeoutMs));
+        }
+      });
+      const u = completion.usage;
+      if (u) {
+        usage.promptTokens += u.prompt_tokens;
+        usage.completionTokens += u.completion_tokens;
+        usage.totalTokens += u.total_tokens;
+        this.options.metrics.tokens.inc({ provider, model, kind: 'prompt' }, u.prompt_tokens);
+        this.options.metrics.tokens.inc({ provider, model, kind: 'completion' }, u.completion_tokens);
+      }
+      const content = completion.choices?.[0]?.message?.content;
+      if (typeof content !== 'string' || content.trim() === '') {
+        outcome = 'empty';
+        return '';
+      }
+      return content;
+    } catch (error) {
+      if (error instanceof BrokenCircuitError) {
+        outcome = 'circuit_open';
+        throw AppError.unavailable('LLM circuit is open after repeated upstream failures; retry shortly', {
+          retryAfterSeconds: Math.ceil((this.options.breakerHalfOpenAfterMs ?? 10_000) / 1000),
+        });
+      }
+      if (error instanceof UpstreamFailure) {
+        outcome = error.appError.code === 'GATEWAY_TIMEOUT' ? 'timeout' : 'error';
+        throw error.appError;
+      }
+      outcome = 'error';
+      throw AppError.badGateway(`LLM call failed: ${(error as Error).message}`, error);
+    } finally {
+      this.options.metrics.duration.observe(
+        { provider, model, outcome },
+        (performance.now() - started) / 1000,
+      );
+    }
+  }
+}
+
+function rejectsJsonMode(error: unknown): boolean {
+  return (
+    error instanceof OpenAI.BadRequestError &&
+    /response_format|json_object|json mode/i.test(error.message ?? '')
+  );
+}
+
+function mapOpenAiError(error: unknown, timeoutMs: number): AppError {
+  if (error instanceof OpenAI.APIConnectionTimeoutError) {
+    return AppError.gatewayTimeout(`LLM did not answer within ${timeoutMs} ms (after retries)`, error);
+  }
+  if (error instanceof OpenAI.APIUserAbortError) {
+    return AppError.gatewayTimeout('LLM call was aborted: the request deadline passed', error);
+  }
+  if (error instanceof OpenAI.APIConnectionError) {
+    return AppError.unavailable(`LLM is unreachable: ${error.message}`, { cause: error });
+  }
+  if (error instanceof OpenAI.RateLimitError) {
+    const retryAfter = Number(error.headers?.get?.('retry-after'));
+    return AppError.unavailable('LLM rate limit exceeded (429) after retries', {
+      cause: error,
+      ...(Number.isFinite(retryAfter) ? { retryAfterSeconds: retryAfter } : {}),
+    });
+  }
+  if (error instanceof OpenAI.AuthenticationError || error instanceof OpenAI.PermissionDeniedError) {
+    return AppError.badGateway(`LLM rejected the credentials (${error.status}): check LLM_API_KEY`, error);
+  }
+  if (error instanceof OpenAI.APIError) {
+    return AppError.badGateway(`LLM answered HTTP ${error.status ?? '?'}: ${error.message}`, error);
+  }
+  // The SDK throws plain errors when the HTTP body is not JSON.
+  return AppError.badGateway(`LLM returned an unreadable response: ${(error as Error).message}`, error);
+}
+
+/** Accepts a bare JSON object, or one wrapped in a code fence or surrounded by prose. */
+export function parseJsonVerdict<S extends z.ZodType>(
+  content: string,
+  schema: S,
+): { ok: true; value: z.output<S> } | { ok: false; problem: string } {
+  if (!content.trim()) return { ok: false, problem: 'empty answer' };
+  const candidates = [content.trim()];
+  const fenced = /```(?:json)?\s*([\s\S]*?)```/i.exec(content);
+  if (fenced?.[1]) candidates.push(fenced[1].trim());
+  const first = content.indexOf('{');
+  const last = content.lastIndexOf('}');
+  if (first >= 0 && last > first) candidates.push(content.slice(first, last + 1));
+  let problem = 'answer is not JSON';
+  for (const candidate of candidates) {
+    let json: unknown;
+    try {
+      json = JSON.parse(candidate);
+    } catch {
+      continue;
+    }
+    const result = schema.safeParse(json);
+    if (result.success) return { ok: true, value: result.data };
+    const issue = result.error.issues[0];
+    problem = `field "${issue?.path.join('.') || '(root)'}": ${issue?.message ?? 'invalid'}`;
+  }
+  return { ok: false, problem };
+}

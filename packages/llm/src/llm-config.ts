@@ -1,0 +1,121 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Logger } from '@workemon/logger';
+import type { HealthCheck } from '@workemon/http-kit';
+import { AppError } from '@workemon/errors';
+import type client from 'prom-client';
+import { z } from 'zod';
+import { createLlmMetrics, LlmClient } from './llm-client.js';
+import { LLM_PROVIDERS, resolveLlmSettings } from './providers.js';
+
+/** The LLM_* variables shared by every LLM-backed service (DESIGN §8). */
+export const llmConfigFields = {
+  LLM_PROVIDER: z.enum(LLM_PROVIDERS, { error: `must be one of ${LLM_PROVIDERS.join(', ')}` }).optional(),
+  LLM_BASE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  LLM_API_KEY: z.string().optional(),
+  LLM_MODEL: z.string().optional(),
+  LLM_TIMEOUT_MS: z.coerce.number().int().positive().default(20_000),
+  LLM_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  LLM_JSON_MODE: z.enum(['true', 'false']).optional(),
+  YANDEX_FOLDER_ID: z.string().optional(),
+  PROMPT: z.string().optional(),
+  PROMPT_FILE: z.string().optional(),
+};
+
+export type LlmConfig = {
+  LLM_PROVIDER?: (typeof LLM_PROVIDERS)[number] | undefined;
+  LLM_BASE_URL?: string | undefined;
+  LLM_API_KEY?: string | undefined;
+  LLM_MODEL?: string | undefined;
+  LLM_TIMEOUT_MS: number;
+  LLM_MAX_RETRIES: number;
+  LLM_JSON_MODE?: 'true' | 'false' | undefined;
+  YANDEX_FOLDER_ID?: string | undefined;
+  PROMPT?: string | undefined;
+  PROMPT_FILE?: string | undefined;
+};
+
+/** Either a ready client, or the reason it is not configured (the service runs degraded). */
+export type LlmRuntime = { client: LlmClient; reason?: undefined } | { client?: undefined; reason: string };
+
+export function createLlmRuntime(config: LlmConfig, registry: client.Registry, logger: Logger): LlmRuntime {
+  const metrics = createLlmMetrics(registry);
+  const resolved = resolveLlmSettings({
+    provider: config.LLM_PROVIDER,
+    baseURL: config.LLM_BASE_URL,
+    apiKey: config.LLM_API_KEY,
+    model: config.LLM_MODEL,
+    folderId: config.YANDEX_FOLDER_ID,
+    jsonMode: config.LLM_JSON_MODE === undefined ? undefined : config.LLM_JSON_MODE === 'true',
+  });
+  if (!resolved.ok) {
+    logger.warn(resolved.reason, { event: { action: 'llm-not-configured' } });
+    return { reason: resolved.reason };
+  }
+  return {
+    client: new LlmClient({
+      settings: resolved.settings,
+      timeoutMs: config.LLM_TIMEOUT_MS,
+      maxRetries: config.LLM_MAX_RETRIES,
+      metrics,
+      logger,
+    }),
+  };
+}
+
+/** The client, or a 503 that tells the operator what to set. */
+export function requireLlm(runtime: LlmRuntime): LlmClient {
+  if (runtime.client) return runtime.client;
+  throw AppError.unavailable(runtime.reason);
+}
+
+export function llmHealthCheck(runtime: LlmRuntime): HealthCheck {
+  return {
+    name: 'llm',
+    run: () => {
+      if (!runtime.client) return { status: 'degraded', detail: runtime.reason };
+      const state = runtime.client.circuitState;
+      // cockatiel's CircuitState: 0 closed, 1 open, 2 half-open, 3 isolated
+      return state === '0'
+        ? { status: 'ok', detail: `${runtime.client.provider}/${runtime.client.model}` }
+        : {
+            status: 'degraded',
+            detail: `circuit ${state === '2' ? 'half-open' : 'open'} after upstream failures`,
+          };
+    },
+  };
+}
+
+/** PROMPT wins over PROMPT_FILE, which wins over the built-in prompt. */
+export function resolvePrompt(
+  config: Pick<LlmConfig, 'PROMPT' | 'PROMPT_FILE'>,
+  builtIn: string,
+): { text: string; source: 'builtin' | 'env' | 'file' } {
+  if (config.PROMPT) return { text: config.PROMPT, source: 'env' };
+  if (config.PROMPT_FILE) return { text: readFileSync(config.PROMPT_FILE, 'utf8').trim(), source: 'file' };
+  return { text: builtIn, source: 'builtin' };
+}
+
+/**
+ * Wraps untrusted text (emails, chat) so the model can tell data from instructions.
+ * A random boundary per call means the text cannot close the block itself.
+ */
+export function delimitUntrusted(label: string, text: string): string {
+  const boundary = `${label.toUpperCase()}_${randomBytes(6).toString('hex')}`;
+  return `<<<${boundary}\n${text}\n${boundary}>>>`;
+}
+
+export function promptVersion(prompt: { text: string; source: string }): string {
+  return `${prompt.source}-${createHash('sha256').update(prompt.text).digest('hex').slice(0, 10)}`;
+}
+
+/** A verdict flag as models write it: true/false, or the same quoted ("true", "да"/"нет"). */
+export const llmBoolean = z.union([
+  z.boolean(),
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(['true', 'false', 'yes', 'no', 'да', 'нет']))
+    .transform((v) => v === 'true' || v === 'yes' || v === 'да'),
+]);

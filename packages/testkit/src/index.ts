@@ -1,0 +1,6 @@
+export * from './fake-llm.js';
+export * from './postgres.js';
+export * from './ports.js';
+export * from './dovecot.js';
+export * from './smtp-sink.js';
+export * from './fake-telegram.js';

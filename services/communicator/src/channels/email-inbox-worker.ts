@@ -1,0 +1,220 @@
+import type { HealthCheckResult } from '@workemon/contracts';
+import type { Logger } from '@workemon/logger';
+import { type ImapConnectionOptions, ImapMailboxClient } from '../clients/imap-mailbox-client.js';
+import type { CheckpointRepository } from '../data/checkpoint-repository.js';
+import type { InboundLedgerRepository } from '../data/inbound-ledger-repository.js';
+import type { NewInboundRow } from '../data/schema.js';
+import { parseInboundMail } from '../domain/parse-inbound-mail.js';
+import type { CommunicatorMetrics } from '../metrics.js';
+import { Wakeable } from './wakeable.js';
+
+export interface EmailInboxWorkerOptions {
+  connection: ImapConnectionOptions;
+  mailbox: string;
+  pollIntervalMs: number;
+  maxRequestChars: number;
+  ownAddresses: string[];
+  /** Messages fetched per FETCH command (bounds memory with multi-megabyte mails). */
+  fetchBatch?: number;
+}
+
+const MIN_BACKOFF_MS = 1_000;
+const MAX_BACKOFF_MS = 60_000;
+
+/**
+ * Mail in: one IMAP connection at a time; fetches UIDs above the checkpoint
+ * (never relying on \Seen, so a person reading the mailbox hides nothing),
+ * records each message in the ledger, then advances the checkpoint. Wakes on
+ * IDLE's EXISTS and polls every interval anyway; reconnects with backoff.
+ */
+export class EmailInboxWorker {
+  private readonly wake = new Wakeable();
+  private stopped = false;
+  private running: Promise<void> | undefined;
+  private client: ImapMailboxClient | undefined;
+  private connectedSince: number | undefined;
+  private lastPollAt: number | undefined;
+  private lastError: string | undefined;
+  readonly checkpointKey: string;
+
+  constructor(
+    private readonly deps: {
+      options: EmailInboxWorkerOptions;
+      ledger: InboundLedgerRepository;
+      checkpoints: CheckpointRepository;
+      metrics: CommunicatorMetrics;
+      logger: Logger;
+      onNewWork: () => void;
+    },
+  ) {
+    this.checkpointKey = `imap:${deps.options.connection.user.toLowerCase()}:${deps.options.mailbox}`;
+  }
+
+  start(): void {
+    this.running ??= this.run();
+  }
+
+  /** Asks the worker to flag replied messages \Seen soon. */
+  requestSeenFlush(): void {
+    this.wake.wake();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake.wake();
+    await this.client?.close();
+    await this.running;
+  }
+
+  health(): HealthCheckResult {
+    const interval = this.deps.options.pollIntervalMs;
+    const age = this.lastPollAt === undefined ? undefined : Date.now() - this.lastPollAt;
+    const ageText = age === undefined ? 'never polled' : `last poll ${Math.round(age / 1000)} s ago`;
+    if (!this.connectedSince) {
+      return { status: 'degraded', detail: `disconnected (${this.lastError ?? 'connecting'}); ${ageText}` };
+    }
+    if (age === undefined || age > 2 * interval)
+      return { status: 'degraded', detail: `connected; ${ageText}` };
+    return { status: 'ok', detail: `connected; ${ageText}` };
+  }
+
+  private async run(): Promise<void> {
+    let backoff = MIN_BACKOFF_MS;
+    while (!this.stopped) {
+      try {
+        await this.session();
+        backoff = MIN_BACKOFF_MS;
+      } catch (error) {
+        this.lastError = (error as Error).message;
+        this.deps.logger.warn(`imap session failed: ${this.lastError}`, {
+          event: { action: 'imap-session' },
+        });
+      }
+      this.connectedSince = undefined;
+      if (this.stopped) break;
+      const delay = backoff / 2 + Math.random() * (backoff / 2);
+      await this.wake.sleep(delay, () => this.stopped);
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+    }
+  }
+
+  private async session(): Promise<void> {
+    const { options, logger } = this.deps;
+    const client = new ImapMailboxClient(options.connection, (error) => {
+      this.lastError = error.message;
+      logger.warn(`imap connection error: ${error.message}`);
+    });
+    this.client = client;
+    try {
+      await client.open(options.mailbox, () => this.wake.wake());
+      this.connectedSince = Date.now();
+      this.lastError = undefined;
+      logger.info(
+        `imap connected to ${options.connection.host}:${options.connection.port} (${options.mailbox})`,
+        {
+          'communicator.imap_idle': client.supportsIdle,
+        },
+      );
+      let closed = false;
+      void client.closed.then(() => {
+        closed = true;
+        this.wake.wake();
+      });
+      while (!this.stopped && !closed && client.usable) {
+        await this.pollOnce(client);
+        await this.flushSeen(client);
+        await this.wake.sleep(options.pollIntervalMs, () => this.stopped || closed);
+      }
+      if (!this.stopped) throw new Error('imap connection closed');
+    } finally {
+      this.client = undefined;
+      await client.close();
+    }
+  }
+
+  private async pollOnce(client: ImapMailboxClient): Promise<void> {
+    const { ledger, checkpoints, metrics, logger, options } = this.deps;
+    const started = performance.now();
+    let outcome = 'success';
+    try {
+      const uidValidity = client.uidValidity;
+      if (uidValidity === undefined) throw new Error('mailbox not selected');
+      const checkpoint = await checkpoints.get(this.checkpointKey);
+      let lastUid = checkpoint?.lastUid ?? 0;
+      if (checkpoint && checkpoint.uidvalidity !== uidValidity) {
+        // UIDs of the old generation mean nothing now: rescan everything; the ledger's
+        // Message-ID/hash dedupe keeps already-answered mail from being answered again.
+        logger.warn(
+          `UIDVALIDITY changed ${checkpoint.uidvalidity} → ${uidValidity}: resyncing ${options.mailbox}`,
+        );
+        lastUid = 0;
+        await checkpoints.set(this.checkpointKey, { uidvalidity: uidValidity, lastUid: 0 });
+      }
+      const uids = await client.uidsAbove(lastUid);
+      // Large batches drain a backlog in a few round trips; the dispatcher is woken after each one.
+      const batch = options.fetchBatch ?? 100;
+      for (let i = 0; i < uids.length && !this.stopped; i += batch) {
+        const chunk = uids.slice(i, i + batch);
+        const messages = await client.fetchSources(chunk);
+        const rows: NewInboundRow[] = [];
+        for (const message of messages)
+          rows.push(await this.toLedgerRow(message.uid, message.source, uidValidity));
+        const inserted = await ledger.record(rows);
+        for (const row of inserted) {
+          const outcomeLabel = row.status === 'received' ? 'received' : row.status;
+          metrics.channelMessages.inc({ channel: 'email', outcome: outcomeLabel });
+          if (row.status === 'quarantined') metrics.quarantined.inc({ channel: 'email' });
+          if (row.status !== 'received') {
+            logger.info(`mail ${row.status}: ${row.lastError ?? ''}`, { 'communicator.inbound_id': row.id });
+          }
+        }
+        // Checkpoint only after the ledger has the rows: a crash in between refetches, and dedupe absorbs it.
+        const highest = chunk.at(-1) ?? lastUid;
+        await checkpoints.set(this.checkpointKey, { uidvalidity: uidValidity, lastUid: highest });
+        if (inserted.length > 0) this.deps.onNewWork();
+      }
+      this.lastPollAt = Date.now();
+      metrics.imapLastPoll.set(this.lastPollAt / 1000);
+    } catch (error) {
+      outcome = 'failure';
+      throw error;
+    } finally {
+      metrics.imapPollDuration.observe({ outcome }, (performance.now() - started) / 1000);
+    }
+  }
+
+  private async toLedgerRow(uid: number, source: Buffer, uidvalidity: number): Promise<NewInboundRow> {
+    const { options } = this.deps;
+    const mail = await parseInboundMail(source, {
+      maxChars: options.maxRequestChars,
+      ownAddresses: options.ownAddresses,
+    });
+    const verdict = mail.verdict;
+    return {
+      channel: 'email',
+      externalId: mail.externalId,
+      mailbox: options.mailbox,
+      uidvalidity,
+      uid,
+      username: mail.sender || 'unknown',
+      replyTo: mail.replyTo || mail.sender || '',
+      subject: mail.subject,
+      thread: { messageId: mail.messageId ?? null, references: mail.references, truncated: mail.truncated },
+      requestText: mail.text,
+      rawBytes: mail.rawBytes,
+      status: verdict.kind === 'process' ? 'received' : verdict.kind === 'skip' ? 'skipped' : 'quarantined',
+      lastError: verdict.kind === 'process' ? null : verdict.reason,
+    };
+  }
+
+  private async flushSeen(client: ImapMailboxClient): Promise<void> {
+    const uidValidity = client.uidValidity;
+    if (uidValidity === undefined) return;
+    for (let round = 0; round < 20 && !this.stopped; round++) {
+      const rows = await this.deps.ledger.unseen(this.deps.options.mailbox, uidValidity, 200);
+      if (rows.length === 0) return;
+      await client.markSeen(rows.map((r) => r.uid));
+      await this.deps.ledger.markSeen(rows.map((r) => r.id));
+    }
+  }
+}

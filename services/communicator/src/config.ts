@@ -1,0 +1,68 @@
+import { baseServiceConfig, booleanFlag, httpUrl, positiveInt, z } from '@workemon/config';
+
+const optionalText = () => z.string().trim().min(1).optional();
+
+export const configSchema = z
+  .object({
+    ...baseServiceConfig(8003),
+    DATABASE_URL: z.string().min(1, 'is required (postgres://…)'),
+    SECRETARY_URL: httpUrl('http://localhost:8000'),
+    SECRETARY_TIMEOUT_MS: positiveInt(120_000),
+
+    IMAP_HOST: z.string().default('imap.yandex.ru'),
+    IMAP_PORT: z.coerce.number().int().min(1).max(65535).default(993),
+    IMAP_SECURE: booleanFlag(true),
+    IMAP_USER: optionalText(),
+    IMAP_PASSWORD: optionalText(),
+    IMAP_MAILBOX: z.string().default('INBOX'),
+    IMAP_POLL_INTERVAL_MS: positiveInt(30_000),
+    IMAP_TLS_REJECT_UNAUTHORIZED: booleanFlag(true),
+
+    SMTP_HOST: z.string().default('smtp.yandex.ru'),
+    SMTP_PORT: z.coerce.number().int().min(1).max(65535).default(465),
+    SMTP_SECURE: booleanFlag(true),
+    SMTP_USER: optionalText(),
+    SMTP_PASSWORD: optionalText(),
+    SMTP_TLS_REJECT_UNAUTHORIZED: booleanFlag(true),
+    MAIL_FROM: optionalText(),
+    MAIL_REPLY_RATE_PER_HOUR: positiveInt(20),
+
+    TELEGRAM_BOT_TOKEN: optionalText(),
+    TELEGRAM_API_ROOT: httpUrl('https://api.telegram.org'),
+    TELEGRAM_MODE: z.enum(['polling', 'webhook']).default('polling'),
+    TELEGRAM_WEBHOOK_URL: httpUrl().optional(),
+    TELEGRAM_WEBHOOK_SECRET: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,256}$/, 'must be 1-256 characters of A-Z, a-z, 0-9, _ and -')
+      .optional(),
+    TELEGRAM_POLL_TIMEOUT_S: z.coerce.number().int().min(0).max(50).default(50),
+    TELEGRAM_LEADER_RETRY_MS: positiveInt(5_000),
+
+    COMMUNICATOR_CONCURRENCY: positiveInt(8),
+    COMMUNICATOR_LEASE_MS: positiveInt(180_000),
+    COMMUNICATOR_MAX_ATTEMPTS: positiveInt(3),
+    COMMUNICATOR_RETRY_BASE_MS: positiveInt(2_000),
+    MAX_REQUEST_CHARS: positiveInt(20_000),
+  })
+  .transform((c) => ({
+    ...c,
+    // Yandex uses one app password for IMAP and SMTP: SMTP credentials default to IMAP's.
+    SMTP_USER: c.SMTP_USER ?? c.IMAP_USER,
+    SMTP_PASSWORD: c.SMTP_PASSWORD ?? c.IMAP_PASSWORD,
+    MAIL_FROM: c.MAIL_FROM ?? c.SMTP_USER ?? c.IMAP_USER,
+  }))
+  .superRefine((c, ctx) => {
+    if (c.TELEGRAM_MODE === 'webhook' && c.TELEGRAM_BOT_TOKEN && !c.TELEGRAM_WEBHOOK_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TELEGRAM_WEBHOOK_URL'],
+        message: 'is required when TELEGRAM_MODE=webhook',
+      });
+    }
+  });
+
+export type Config = z.output<typeof configSchema>;
+
+/** Email works when both mailbox credentials are present; otherwise the channel is disabled. */
+export const emailEnabled = (c: Config): boolean => Boolean(c.IMAP_USER && c.IMAP_PASSWORD);
+export const telegramEnabled = (c: Config): boolean => Boolean(c.TELEGRAM_BOT_TOKEN);

@@ -1,0 +1,270 @@
+import { readFileSync } from 'node:fs';
+import { loadConfig } from '@workemon/config';
+import {
+  createServiceMetrics,
+  exitOnStartupError,
+  HealthRegistry,
+  installGracefulShutdown,
+  listen,
+} from '@workemon/http-kit';
+import { createLogger, type Logger } from '@workemon/logger';
+import { sql } from 'drizzle-orm';
+import { createApp } from './app.js';
+import { EmailInboxWorker } from './channels/email-inbox-worker.js';
+import { EmailReplyChannel } from './channels/email-reply-channel.js';
+import { LedgerDispatcher } from './channels/ledger-dispatcher.js';
+import { recordUpdates, TelegramPoller } from './channels/telegram-poller.js';
+import { TelegramReplyChannel } from './channels/telegram-reply-channel.js';
+import { SecretaryClient } from './clients/secretary-client.js';
+import { SmtpMailer } from './clients/smtp-mailer.js';
+import { TelegramBotClient } from './clients/telegram-bot-client.js';
+import { type Config, configSchema, emailEnabled, telegramEnabled } from './config.js';
+import { CheckpointRepository } from './data/checkpoint-repository.js';
+import { createDatabase } from './data/db.js';
+import { InboundLedgerRepository } from './data/inbound-ledger-repository.js';
+import { OutboundRepository } from './data/outbound-repository.js';
+import {
+  ProcessInboundMessageUseCase,
+  type ReplyChannel,
+} from './domain/process-inbound-message-use-case.js';
+import { SendMessageUseCase } from './domain/send-message-use-case.js';
+import { telegramWebhookRouter } from './http/telegram-webhook.js';
+import { createCommunicatorMetrics } from './metrics.js';
+
+const SERVICE = 'ai-communicator';
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+async function main(config: Config, logger: Logger): Promise<void> {
+  const database = createDatabase(
+    config.DATABASE_URL,
+    logger,
+    Math.max(10, config.COMMUNICATOR_CONCURRENCY + 5),
+  );
+  const ledger = new InboundLedgerRepository(database.db);
+  const checkpoints = new CheckpointRepository(database.db);
+  const outbound = new OutboundRepository(database.db);
+
+  const serviceMetrics = createServiceMetrics(SERVICE, VERSION);
+  const metrics = createCommunicatorMetrics(serviceMetrics, () => ledger.countsByStatus());
+  const health = new HealthRegistry(SERVICE, VERSION, serviceMetrics);
+
+  const secretary = new SecretaryClient({
+    baseURL: config.SECRETARY_URL,
+    timeoutMs: config.SECRETARY_TIMEOUT_MS,
+    serviceToken: config.SERVICE_TOKEN,
+    metrics: serviceMetrics,
+  });
+
+  const channels: Partial<Record<string, ReplyChannel>> = {};
+  // The use case reads `channels` when it processes a row, so channels can be registered below.
+  const useCase = new ProcessInboundMessageUseCase({
+    ledger,
+    secretary,
+    channels,
+    metrics,
+    logger,
+    options: {
+      maxAttempts: config.COMMUNICATOR_MAX_ATTEMPTS,
+      retryBaseMs: config.COMMUNICATOR_RETRY_BASE_MS,
+      mailRepliesPerHour: config.MAIL_REPLY_RATE_PER_HOUR,
+    },
+  });
+  const dispatcher = new LedgerDispatcher({
+    ledger,
+    useCase,
+    concurrency: config.COMMUNICATOR_CONCURRENCY,
+    leaseMs: config.COMMUNICATOR_LEASE_MS,
+    maxAttempts: config.COMMUNICATOR_MAX_ATTEMPTS,
+    logger,
+    metrics,
+  });
+
+  const onNewWork = () => dispatcher.wake();
+
+  // ---- email ----
+  let mailer: SmtpMailer | undefined;
+  let inbox: EmailInboxWorker | undefined;
+  if (emailEnabled(config) && config.IMAP_USER && config.IMAP_PASSWORD && config.MAIL_FROM) {
+    mailer = new SmtpMailer({
+      host: config.SMTP_HOST,
+      port: config.SMTP_PORT,
+      secure: config.SMTP_SECURE,
+      user: config.SMTP_USER,
+      password: config.SMTP_PASSWORD,
+      from: config.MAIL_FROM,
+      rejectUnauthorized: config.SMTP_TLS_REJECT_UNAUTHORIZED,
+      maxConnections: Math.min(config.COMMUNICATOR_CONCURRENCY, 10),
+    });
+    inbox = new EmailInboxWorker({
+      options: {
+        connection: {
+          host: config.IMAP_HOST,
+          port: config.IMAP_PORT,
+          secure: config.IMAP_SECURE,
+          user: config.IMAP_USER,
+          password: config.IMAP_PASSWORD,
+          rejectUnauthorized: config.IMAP_TLS_REJECT_UNAUTHORIZED,
+        },
+        mailbox: config.IMAP_MAILBOX,
+        pollIntervalMs: config.IMAP_POLL_INTERVAL_MS,
+        maxRequestChars: config.MAX_REQUEST_CHARS,
+        ownAddresses: [
+          ...new Set(
+            [config.MAIL_FROM, config.IMAP_USER, config.SMTP_USER].flatMap((a) =>
+              a ? [a.toLowerCase()] : [],
+            ),
+          ),
+        ],
+      },
+      ledger,
+      checkpoints,
+      metrics,
+      logger,
+      onNewWork,
+    });
+    const inboxWorker = inbox;
+    channels.email = new EmailReplyChannel(mailer, () => inboxWorker.requestSeenFlush());
+  }
+
+  // ---- telegram ----
+  let bot: TelegramBotClient | undefined;
+  let poller: TelegramPoller | undefined;
+  let webhookReady = false;
+  if (telegramEnabled(config) && config.TELEGRAM_BOT_TOKEN) {
+    bot = new TelegramBotClient({ token: config.TELEGRAM_BOT_TOKEN, apiRoot: config.TELEGRAM_API_ROOT });
+    channels.tg = new TelegramReplyChannel(bot, logger);
+    if (config.TELEGRAM_MODE === 'polling') {
+      poller = new TelegramPoller({
+        databaseUrl: config.DATABASE_URL,
+        bot,
+        ledger,
+        checkpoints,
+        metrics,
+        logger,
+        pollTimeoutSeconds: config.TELEGRAM_POLL_TIMEOUT_S,
+        leaderRetryMs: config.TELEGRAM_LEADER_RETRY_MS,
+        maxChars: config.MAX_REQUEST_CHARS,
+        onNewWork,
+      });
+    }
+  }
+
+  // ---- health ----
+  health.register({
+    name: 'database',
+    critical: true,
+    run: async () => {
+      await database.db.execute(sql`select 1`);
+      return { status: 'ok' };
+    },
+  });
+  health.register({
+    name: 'imap',
+    run: () => inbox?.health() ?? { status: 'disabled', detail: 'IMAP_USER/IMAP_PASSWORD not set' },
+  });
+  health.register({
+    name: 'smtp',
+    run: async () => {
+      if (!mailer) return { status: 'disabled', detail: 'no SMTP credentials' };
+      const result = await mailer.verify();
+      return result.ok ? { status: 'ok' } : { status: 'degraded', detail: result.detail ?? 'verify failed' };
+    },
+  });
+  health.register({
+    name: 'telegram',
+    run: () => {
+      if (!bot) return { status: 'disabled', detail: 'TELEGRAM_BOT_TOKEN not set' };
+      if (poller) return poller.health();
+      return webhookReady
+        ? { status: 'ok', detail: 'webhook' }
+        : { status: 'degraded', detail: 'webhook not registered' };
+    },
+  });
+  health.register({
+    name: 'secretary',
+    run: async () => {
+      const ping = await secretary.ping();
+      return ping.ok
+        ? { status: 'ok' }
+        : { status: 'degraded', detail: ping.detail ?? `HTTP ${ping.status}` };
+    },
+  });
+
+  const sendMessage = new SendMessageUseCase({ outbound, email: mailer, telegram: bot });
+  const telegramBot = bot;
+  const app = createApp({
+    service: SERVICE,
+    version: VERSION,
+    logger,
+    metrics: serviceMetrics,
+    health,
+    authKeys: config.SERVICE_TOKEN ? [config.SERVICE_TOKEN] : [],
+    sendMessage,
+    ...(telegramBot && config.TELEGRAM_MODE === 'webhook'
+      ? {
+          telegramWebhook: telegramWebhookRouter({
+            secretToken: config.TELEGRAM_WEBHOOK_SECRET,
+            logger,
+            record: async (update) => {
+              if (
+                (await recordUpdates([update], {
+                  bot: telegramBot,
+                  ledger,
+                  metrics,
+                  maxChars: config.MAX_REQUEST_CHARS,
+                })) > 0
+              ) {
+                onNewWork();
+              }
+            },
+          }),
+        }
+      : {}),
+  });
+  if (!config.SERVICE_TOKEN)
+    logger.warn('SERVICE_TOKEN is not set: POST /send accepts unauthenticated calls');
+
+  const server = await listen(app, config.PORT, config.HOST);
+  logger.info(`${SERVICE} listening on ${config.HOST}:${config.PORT}`, {
+    'communicator.email': Boolean(inbox),
+    'communicator.telegram': bot ? config.TELEGRAM_MODE : 'disabled',
+  });
+
+  dispatcher.start();
+  inbox?.start();
+  poller?.start();
+  if (telegramBot && config.TELEGRAM_MODE === 'webhook' && config.TELEGRAM_WEBHOOK_URL) {
+    telegramBot
+      .setWebhook(config.TELEGRAM_WEBHOOK_URL, config.TELEGRAM_WEBHOOK_SECRET)
+      .then(() => {
+        webhookReady = true;
+      })
+      .catch((error: unknown) => logger.error(`setWebhook failed: ${(error as Error).message}`));
+  }
+
+  installGracefulShutdown({
+    server,
+    logger,
+    timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    closers: [
+      // Pollers first (no new work), then the in-flight rows drain, then connections close.
+      { name: 'telegram-poller', close: () => poller?.stop() },
+      { name: 'imap', close: () => inbox?.stop() },
+      { name: 'ledger-dispatcher', close: () => dispatcher.stop() },
+      { name: 'smtp', close: () => mailer?.close() },
+      { name: 'secretary-client', close: () => secretary.close() },
+      { name: 'postgres', close: () => database.close() },
+    ],
+  });
+}
+
+let logger: Logger | undefined;
+try {
+  const config = loadConfig(configSchema);
+  logger = createLogger({ service: SERVICE, version: VERSION, level: config.LOG_LEVEL });
+  await main(config, logger);
+} catch (error) {
+  exitOnStartupError(error, logger);
+}

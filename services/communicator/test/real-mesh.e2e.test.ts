@@ -1,0 +1,158 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createTestDatabase,
+  type Dovecot,
+  type FakeLlm,
+  type FakeTelegram,
+  freePort,
+  queryRows,
+  type SmtpSink,
+  startDovecot,
+  startFakeLlm,
+  startFakeTelegram,
+  startSmtpSink,
+  type TestDatabase,
+  waitFor,
+} from '@workemon/testkit';
+import {
+  type CommunicatorProcess,
+  emailEnv,
+  ensureBuilt,
+  mail,
+  migrate,
+  REPO_ROOT,
+  SERVICE_TOKEN,
+  startCommunicator,
+} from './support.js';
+
+const dist = (service: string, file = 'main.js') => join(REPO_ROOT, 'services', service, 'dist', file);
+const meshBuilt =
+  ['secretary', 'guesser', 'system-analyst'].every((s) => existsSync(dist(s))) &&
+  existsSync(dist('secretary', 'migrate.js'));
+
+/** The whole mesh as processes from their dist: a test never imports another service's source. */
+describe.skipIf(!meshBuilt)(
+  'end-to-end: real secretary, guesser, analyst (fake LLM) with Dovecot, SMTP sink, fake Telegram',
+  () => {
+    let dovecot: Dovecot;
+    let sink: SmtpSink;
+    let llm: FakeLlm;
+    let tg: FakeTelegram;
+    let db: TestDatabase;
+    const children: ChildProcess[] = [];
+    let communicator: CommunicatorProcess;
+
+    const startService = async (service: string, env: Record<string, string>) => {
+      const port = await freePort();
+      const logs: string[] = [];
+      const child = spawn('node', [dist(service)], {
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOST: '127.0.0.1',
+          PORT: String(port),
+          SERVICE_TOKEN,
+          API_KEYS: SERVICE_TOKEN,
+          LOG_LEVEL: 'warn',
+          ...env,
+        },
+        cwd: join(REPO_ROOT, 'services', service),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout?.on('data', (c: Buffer) => logs.push(c.toString()));
+      child.stderr?.on('data', (c: Buffer) => logs.push(c.toString()));
+      children.push(child);
+      const url = `http://127.0.0.1:${port}`;
+      await waitFor(async () => {
+        if (child.exitCode !== null) throw new Error(`${service} exited: ${logs.join('').slice(-2000)}`);
+        return (await fetch(`${url}/health/live`)).ok;
+      }, 20_000).catch((error: unknown) => {
+        throw new Error(
+          `${service} did not start: ${(error as Error).message} ${logs.join('').slice(-1000)}`,
+        );
+      });
+      return url;
+    };
+
+    beforeAll(async () => {
+      ensureBuilt();
+      [dovecot, sink, llm, tg, db] = await Promise.all([
+        startDovecot(),
+        startSmtpSink(),
+        startFakeLlm(),
+        startFakeTelegram(),
+        createTestDatabase('wm_comm_e2e'),
+      ]);
+      execFileSync('node', [dist('secretary', 'migrate.js')], {
+        env: { ...process.env, DATABASE_URL: db.url },
+        stdio: 'pipe',
+      });
+      migrate(db.url);
+      const llmEnv = {
+        LLM_PROVIDER: 'custom',
+        LLM_BASE_URL: llm.url,
+        LLM_API_KEY: 'x',
+        LLM_MODEL: 'fake-model',
+      };
+      const [guesser, analyst] = await Promise.all([
+        startService('guesser', llmEnv),
+        startService('system-analyst', llmEnv),
+      ]);
+      const secretary = await startService('secretary', {
+        DATABASE_URL: db.url,
+        GUESSER_URL: guesser,
+        SYSTEM_ANALYST_URL: analyst,
+      });
+      communicator = await startCommunicator({
+        DATABASE_URL: db.url,
+        SECRETARY_URL: secretary,
+        ...emailEnv(dovecot, sink),
+        TELEGRAM_BOT_TOKEN: tg.token,
+        TELEGRAM_API_ROOT: tg.apiRoot,
+        TELEGRAM_POLL_TIMEOUT_S: '2',
+      });
+    }, 120_000);
+
+    afterAll(async () => {
+      await communicator?.kill();
+      for (const child of children) child.kill('SIGTERM');
+      await Promise.all([dovecot?.stop(), sink?.close(), llm?.close(), tg?.close()]);
+      await new Promise((r) => setTimeout(r, 300));
+      await db?.drop();
+    });
+
+    it('a mail delivered to Dovecot comes back as a threaded reply, with the exchange in secretary.requests', async () => {
+      await dovecot.deliver(
+        'support@example.test',
+        mail({
+          from: 'Smirnov <smirnovanton@example.test>',
+          subject: 'Аналитика',
+          body: 'Я хочу получать аналитику о операциях наших кошельков',
+          messageId: '<e2e-1@example.test>',
+        }),
+      );
+      const [reply] = await sink.waitForCount(1, 30_000);
+      expect(reply?.inReplyTo).toBe('<e2e-1@example.test>');
+      expect(reply?.subject).toBe('Re: Аналитика');
+      expect(reply?.text.trim().length).toBeGreaterThan(0);
+      const rows = await queryRows(db.url, `select channel, username, message_id from secretary.requests`);
+      expect(rows).toContainEqual(
+        expect.objectContaining({
+          channel: 'email',
+          username: 'smirnovanton@example.test',
+          message_id: '<e2e-1@example.test>',
+        }),
+      );
+    }, 40_000);
+
+    it('a Telegram update comes back as a sendMessage', async () => {
+      tg.pushUpdate('Какие отчёты есть по кошелькам?');
+      await waitFor(() => tg.sent.length >= 1, 30_000);
+      expect(tg.sent[0]?.text.length).toBeGreaterThan(0);
+      const rows = await queryRows(db.url, `select username from secretary.requests where channel = 'tg'`);
+      expect(rows).toEqual([{ username: 'tg:1001' }]);
+    }, 40_000);
+  },
+);

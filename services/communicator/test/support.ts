@@ -1,0 +1,217 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, waitFor } from '@workemon/testkit';
+
+export const SERVICE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const REPO_ROOT = resolve(SERVICE_DIR, '../..');
+export const SERVICE_TOKEN = 'test-service-token-0123456789';
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** Child-process tests run dist/: build the communicator (and missing package dists) when stale. */
+export function ensureBuilt(): void {
+  const packages = ['config', 'errors', 'logger', 'contracts', 'http-kit'];
+  if (packages.some((p) => !existsSync(join(REPO_ROOT, 'packages', p, 'dist', 'index.js')))) {
+    execFileSync('pnpm', ['-r', '--filter', './packages/**', 'build'], { cwd: REPO_ROOT, stdio: 'ignore' });
+  }
+  const main = join(SERVICE_DIR, 'dist', 'main.js');
+  if (!existsSync(main) || statSync(main).mtimeMs < newestMtime(join(SERVICE_DIR, 'src'))) {
+    execFileSync('pnpm', ['--filter', '@workemon/communicator', 'build'], {
+      cwd: REPO_ROOT,
+      stdio: 'ignore',
+    });
+  }
+}
+
+export function migrate(databaseUrl: string): void {
+  execFileSync('node', [join(SERVICE_DIR, 'dist', 'migrate.js')], {
+    env: { ...process.env, DATABASE_URL: databaseUrl },
+    stdio: 'pipe',
+  });
+}
+
+export interface SecretaryCall {
+  channel: string;
+  username: string;
+  request: string;
+  message_id?: string;
+  authorization: string | undefined;
+}
+
+export interface FakeSecretary {
+  url: string;
+  calls: SecretaryCall[];
+  /** Replaces the answer function; return a number to answer with that HTTP status instead. */
+  respond(fn: (call: SecretaryCall) => Record<string, unknown> | number): void;
+  setDelay(ms: number): void;
+  close(): Promise<void>;
+}
+
+/** A stand-in secretary with the real contract, idempotent by (channel, message_id) like the real one. */
+export async function startFakeSecretary(options: { delayMs?: number } = {}): Promise<FakeSecretary> {
+  const calls: SecretaryCall[] = [];
+  const stored = new Map<string, Record<string, unknown>>();
+  let delay = options.delayMs ?? 0;
+  let responder = (call: SecretaryCall): Record<string, unknown> | number => ({
+    is_enough: true,
+    request: call.request,
+    action: call.channel === 'email' ? 'ответить на письмо' : 'ответить сообщением',
+    question: '',
+    response: `Ответ для ${call.username}: ${call.request.slice(0, 60)}`,
+  });
+  const server = http.createServer((req, res) => {
+    // A communicator SIGKILLed mid-request resets the socket: not an error of the fake.
+    req.on('error', () => undefined);
+    res.on('error', () => undefined);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.method === 'GET' && req.url?.startsWith('/health')) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+        return;
+      }
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Omit<
+        SecretaryCall,
+        'authorization'
+      >;
+      const call: SecretaryCall = { ...body, authorization: req.headers.authorization };
+      calls.push(call);
+      const key = call.message_id ? `${call.channel}:${call.message_id}` : undefined;
+      const answer = () => {
+        if (res.destroyed) return;
+        const previous = key ? stored.get(key) : undefined;
+        const result = previous ?? responder(call);
+        if (typeof result === 'number') {
+          res
+            .writeHead(result, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ error: 'Error', message: `fake secretary ${result}`, statusCode: result }));
+          return;
+        }
+        if (key) stored.set(key, result);
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(result));
+      };
+      if (delay > 0) setTimeout(answer, delay);
+      else answer();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    calls,
+    respond: (fn) => {
+      responder = fn;
+    },
+    setDelay: (ms) => {
+      delay = ms;
+    },
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+export interface CommunicatorProcess {
+  url: string;
+  port: number;
+  child: ChildProcess;
+  logs: string[];
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+  health(): Promise<{ status: string; checks: Record<string, { status: string; detail?: string }> }>;
+}
+
+/** Starts `node dist/main.js` with the given environment on a free loopback port; resolves once it listens. */
+export async function startCommunicator(env: Record<string, string>): Promise<CommunicatorProcess> {
+  const port = await freePort();
+  const child = spawn('node', [join(SERVICE_DIR, 'dist', 'main.js')], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+      SERVICE_TOKEN,
+      ...env,
+    },
+    cwd: SERVICE_DIR,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  const collect = (c: Buffer) => logs.push(...c.toString().split('\n').filter(Boolean));
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`communicator exited: ${logs.slice(-5).join('\n')}`);
+      const res = await fetch(`${url}/health/live`);
+      return res.ok;
+    },
+    20_000,
+    50,
+  ).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw new Error(`${(error as Error).message}\n${logs.slice(-10).join('\n')}`);
+  });
+  return {
+    url,
+    port,
+    child,
+    logs,
+    kill: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+    health: async () =>
+      (await (await fetch(`${url}/health`)).json()) as Awaited<ReturnType<CommunicatorProcess['health']>>,
+  };
+}
+
+/** A plain RFC 5322 message. */
+export function mail(opts: {
+  from: string;
+  to?: string;
+  subject: string;
+  body: string;
+  messageId?: string;
+  headers?: Record<string, string>;
+}): string {
+  const lines = [
+    `From: ${opts.from}`,
+    `To: ${opts.to ?? 'support@example.test'}`,
+    `Subject: ${opts.subject}`,
+    `Date: ${new Date().toUTCString()}`,
+    ...(opts.messageId ? [`Message-ID: ${opts.messageId}`] : []),
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: 8bit',
+    ...Object.entries(opts.headers ?? {}).map(([k, v]) => `${k}: ${v}`),
+  ];
+  return `${lines.join('\r\n')}\r\n\r\n${opts.body.replace(/\n/g, '\r\n')}\r\n`;
+}
+
+export function emailEnv(dovecot: { host: string; port: number }, sink: { host: string; port: number }) {
+  return {
+    IMAP_HOST: dovecot.host,
+    IMAP_PORT: String(dovecot.port),
+    IMAP_SECURE: 'false',
+    IMAP_TLS_REJECT_UNAUTHORIZED: 'false',
+    IMAP_USER: 'support@example.test',
+    IMAP_PASSWORD: 'secret',
+    IMAP_POLL_INTERVAL_MS: '1000',
+    SMTP_HOST: sink.host,
+    SMTP_PORT: String(sink.port),
+    SMTP_SECURE: 'false',
+  };
+}

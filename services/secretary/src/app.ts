@@ -1,0 +1,109 @@
+import { createHttpApp, HealthRegistry, type ServiceMetrics } from '@workemon/http-kit';
+import type { Logger } from '@workemon/logger';
+import { Router } from 'express';
+import type { Express } from 'express';
+import { createAnalysisMetrics } from './analysis-metrics.js';
+import type { Config } from './config.js';
+import type { DatabaseHandle } from './data/db.js';
+import { ExchangeRepository } from './data/exchange-repository.js';
+import { UserRepository } from './data/user-repository.js';
+import { AnalyzeRequestUseCase } from './domain/analyze-request-use-case.js';
+import { ListHistoryUseCase } from './domain/list-history-use-case.js';
+import type { EscalationNotifier } from './domain/notify-escalation.js';
+import type { Clock } from './domain/ports.js';
+import { UserDirectoryUseCases } from './domain/user-directory-use-cases.js';
+import type { GuesserClient } from './clients/guesser-client.js';
+import type { SystemAnalystClient } from './clients/system-analyst-client.js';
+import { analyzeRequestRoutes } from './http/analyze-request-routes.js';
+import { historyRoutes } from './http/history-routes.js';
+import { secretaryRouteDocs } from './http/route-docs.js';
+import { usersRoutes } from './http/users-routes.js';
+
+export const SERVICE_NAME = 'ai-secretary';
+
+export type AppConfig = Pick<
+  Config,
+  | 'API_KEYS'
+  | 'SERVICE_TOKEN'
+  | 'UPSTREAM_TIMEOUT_MS'
+  | 'CLARIFICATION_TTL'
+  | 'MAX_CLARIFICATIONS'
+  | 'MAX_REQUEST_CHARS'
+>;
+
+export interface AppDeps {
+  config: AppConfig;
+  version: string;
+  logger: Logger;
+  metrics: ServiceMetrics;
+  database: DatabaseHandle;
+  guesser: GuesserClient;
+  analyst: SystemAnalystClient;
+  /** Notifies the support team's Telegram chat of escalations (optional). */
+  escalation?: EscalationNotifier;
+  clock?: Clock;
+}
+
+/** Wires repositories, use cases, health checks and routes; main.ts and tests both call it. */
+export function createApp(deps: AppDeps): Express {
+  const { config, logger, metrics, database } = deps;
+  const exchanges = new ExchangeRepository(database.db);
+  const userRepository = new UserRepository(database.db);
+  const upstreamBudget = 2 * config.UPSTREAM_TIMEOUT_MS;
+  const analyze = new AnalyzeRequestUseCase({
+    store: exchanges,
+    requesters: exchanges,
+    guesser: deps.guesser,
+    analyst: deps.analyst,
+    metrics: createAnalysisMetrics(metrics.registry),
+    logger,
+    policy: {
+      maxRequestChars: config.MAX_REQUEST_CHARS,
+      clarificationTtlMs: config.CLARIFICATION_TTL,
+      maxClarifications: config.MAX_CLARIFICATIONS,
+      // A duplicate waits as long as the first attempt can legitimately take (guesser + analyst).
+      duplicateWaitMs: upstreamBudget + 5_000,
+      stalePendingMs: upstreamBudget + 30_000,
+    },
+    ...(deps.escalation ? { escalation: deps.escalation } : {}),
+    ...(deps.clock ? { clock: deps.clock } : {}),
+  });
+
+  const health = new HealthRegistry(SERVICE_NAME, deps.version, metrics)
+    .register({
+      name: 'database',
+      critical: true,
+      run: async () => {
+        await database.pool.query('select 1');
+        return { status: 'ok' };
+      },
+    })
+    .register({ name: 'guesser', run: () => deps.guesser.health() })
+    .register({ name: 'system-analyst', run: () => deps.analyst.health() });
+
+  const routes = Router();
+  routes.use(analyzeRequestRoutes(analyze));
+  routes.use(historyRoutes(new ListHistoryUseCase(exchanges)));
+  routes.use(usersRoutes(new UserDirectoryUseCases(userRepository)));
+
+  const authKeys = [...config.API_KEYS, ...(config.SERVICE_TOKEN ? [config.SERVICE_TOKEN] : [])];
+  // Cyrillic text percent-encodes to up to 9 URL characters per character; a JSON body to ~6 bytes.
+  const maxUrlLength = Math.max(64 * 1024, config.MAX_REQUEST_CHARS * 9 + 4096);
+  const bodyLimitBytes = Math.max(1024 * 1024, config.MAX_REQUEST_CHARS * 6 + 64 * 1024);
+  return createHttpApp({
+    service: SERVICE_NAME,
+    version: deps.version,
+    logger,
+    metrics,
+    health,
+    authKeys,
+    bodyLimit: `${bodyLimitBytes}b`,
+    maxUrlLength,
+    routes,
+    docs: {
+      title: 'Workemon AI-Secretary',
+      description: 'Orchestration: history, conversations, user directory and the action decision.',
+      routes: secretaryRouteDocs(authKeys.length > 0),
+    },
+  });
+}

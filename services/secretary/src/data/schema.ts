@@ -1,0 +1,101 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgSchema,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+export const secretary = pgSchema('secretary');
+
+export const users = secretary.table('users', {
+  username: text('username').primaryKey(),
+  displayName: text('display_name'),
+  department: text('department'),
+  position: text('position'),
+  email: text('email'),
+  telegramChatId: text('telegram_chat_id'),
+  source: text('source').notNull().default('api'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Clarification state per (channel, username); at most one `open` conversation each. */
+export const conversations = secretary.table(
+  'conversations',
+  {
+    id: uuid('id').primaryKey(),
+    channel: text('channel').notNull(),
+    username: text('username').notNull(),
+    /** open (awaiting the user's answer) | resolved | escalated | expired */
+    status: text('status').notNull(),
+    originalRequest: text('original_request').notNull(),
+    /** The whole delimited thread so far, ending with the last question. */
+    thread: text('thread').notNull(),
+    lastQuestion: text('last_question'),
+    clarifications: integer('clarifications').notNull().default(0),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    closedAt: timestamp('closed_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('conversations_open_per_user')
+      .on(t.channel, t.username)
+      .where(sql`status = 'open'`),
+    index('conversations_user_idx').on(t.channel, t.username, t.updatedAt),
+  ],
+);
+
+export interface StageLatency {
+  guesser_ms?: number;
+  analyst_ms?: number;
+  total_ms?: number;
+}
+
+/** One row per analysed request (and per failed attempt). */
+export const requests = secretary.table(
+  'requests',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    completedAt: timestamp('completed_at', { withTimezone: true }),
+    traceId: text('trace_id'),
+    channel: text('channel').notNull(),
+    username: text('username').notNull(),
+    messageId: text('message_id'),
+    conversationId: uuid('conversation_id'),
+    /** The text exactly as received. */
+    text: text('text').notNull(),
+    /** The text analysed: equals `text` or the whole clarification thread. */
+    analysedRequest: text('analysed_request'),
+    userAttributes: jsonb('user_attributes').$type<Record<string, string>>(),
+    guesserVerdict: jsonb('guesser_verdict').$type<Record<string, unknown>>(),
+    analystVerdict: jsonb('analyst_verdict').$type<Record<string, unknown>>(),
+    isEnough: boolean('is_enough'),
+    action: text('action'),
+    question: text('question'),
+    response: text('response'),
+    /** pending | completed | failed */
+    status: text('status').notNull(),
+    error: text('error'),
+    latencyMs: jsonb('latency_ms').$type<StageLatency>(),
+    model: text('model'),
+    promptVersion: text('prompt_version'),
+    tokenUsage: jsonb('token_usage').$type<Record<string, unknown>>(),
+    tokensTotal: integer('tokens_total'),
+  },
+  (t) => [
+    // Failed attempts are not answers: they stay in history and never block a retry.
+    uniqueIndex('requests_channel_message_id')
+      .on(t.channel, t.messageId)
+      .where(sql`status <> 'failed'`),
+    index('requests_username_idx').on(t.username, t.id),
+    index('requests_channel_idx').on(t.channel, t.id),
+  ],
+);

@@ -1,0 +1,20 @@
+import { ACTION_REPLY_EMAIL, ACTION_REPLY_MESSAGE, type Action, type Channel } from '@workemon/contracts';
+
+/** How the request is answered when nobody proposes anything better. */
+export function channelDefaultAction(channel: Channel): Action {
+  return channel === 'email' ? ACTION_REPLY_EMAIL : ACTION_REPLY_MESSAGE;
+}
+
+/** Actions the analyst may choose besides the channel's reply; `уточнить` is never one (the guesser owns it). */
+const ANALYST_ACTIONS: ReadonlySet<Action> = new Set<Action>([
+  'создать jira-task',
+  'написать в рассылку департамента',
+  'написать в telegram сотруднику',
+]);
+
+/** The analyst's proposal when policy allows it on this channel, else the channel default. */
+export function chooseAction(channel: Channel, proposed: Action | undefined): Action {
+  const fallback = channelDefaultAction(channel);
+  if (proposed === undefined) return fallback;
+  return proposed === fallback || ANALYST_ACTIONS.has(proposed) ? proposed : fallback;
+}

@@ -1,0 +1,145 @@
+import type {
+  Action,
+  AnalyticsResponse,
+  Channel,
+  ContextResponse,
+  GetContextInput,
+  HistoryPage,
+  HistoryQuery,
+  PrepareAnalyticsInput,
+  SendMessageInput,
+  SendMessageResult,
+  User,
+} from '@workemon/contracts';
+
+/** What the domain needs from the outside world; src/data and src/clients implement these. */
+
+export interface GuesserPort {
+  getContext(input: GetContextInput): Promise<ContextResponse>;
+}
+
+export interface SystemAnalystPort {
+  prepareAnalytics(input: PrepareAnalyticsInput): Promise<AnalyticsResponse>;
+}
+
+export interface UserDirectoryPort {
+  find(username: string): Promise<User | undefined>;
+}
+
+/** Who is asking and whether they owe us an answer to a question: both known before the LLM is asked. */
+export interface RequesterLookupPort {
+  lookup(channel: Channel, username: string): Promise<{ user?: User; openConversation?: OpenConversation }>;
+}
+
+export interface StageLatency {
+  guesser_ms?: number;
+  analyst_ms?: number;
+  total_ms?: number;
+}
+
+export interface StoredExchange {
+  id: number;
+  status: 'pending' | 'completed' | 'failed';
+  createdAt: Date;
+  traceId: string | null;
+  conversationId: string | null;
+  analysedRequest: string | null;
+  isEnough: boolean | null;
+  action: string | null;
+  question: string | null;
+  response: string | null;
+}
+
+export interface OpenConversation {
+  id: string;
+  originalRequest: string;
+  thread: string;
+  clarifications: number;
+  updatedAt: Date;
+}
+
+export interface PendingExchange {
+  traceId: string | undefined;
+  channel: Channel;
+  username: string;
+  messageId: string | undefined;
+  text: string;
+  /** When the request arrived (rows inserted at the end keep their arrival time). */
+  receivedAt?: Date;
+}
+
+/** What happens to the user's conversation when the exchange is stored. */
+export type ConversationChange =
+  | { kind: 'none' }
+  | { kind: 'open'; id: string; originalRequest: string; thread: string; question: string }
+  | { kind: 'continue'; id: string; thread: string; question: string; clarifications: number }
+  | { kind: 'close'; id: string; status: 'resolved' | 'escalated' };
+
+export interface ExchangeRecord {
+  conversationId: string | null;
+  analysedRequest: string;
+  userAttributes: Record<string, string>;
+  guesserVerdict: Record<string, unknown> | null;
+  analystVerdict: Record<string, unknown> | null;
+  isEnough: boolean;
+  action: Action;
+  question: string;
+  response: string;
+  latencyMs: StageLatency;
+  model: string | null;
+  promptVersion: string | null;
+  tokenUsage: Record<string, unknown> | null;
+  tokensTotal: number | null;
+}
+
+export interface FailureRecord {
+  error: string;
+  conversationId: string | null;
+  analysedRequest: string | null;
+  userAttributes: Record<string, string> | null;
+  guesserVerdict: Record<string, unknown> | null;
+  latencyMs: StageLatency;
+}
+
+/**
+ * Where an exchange is written: the `pending` row claimed for a message_id, or — for
+ * requests without one, which nothing can replay — a row inserted only once the outcome is known.
+ */
+export type ExchangeTarget =
+  { kind: 'claimed'; id: number } | { kind: 'unclaimed'; exchange: PendingExchange };
+
+export interface ExchangeStorePort {
+  /** Inserts a `pending` row; undefined when a non-failed row for (channel, message_id) already exists. */
+  insertPending(exchange: PendingExchange): Promise<number | undefined>;
+  findActiveByMessageId(channel: Channel, messageId: string): Promise<StoredExchange | undefined>;
+  /** Marks a `pending` row that outlived any legitimate processing as failed; false if it moved on meanwhile. */
+  abandonPending(id: number, reason: string): Promise<boolean>;
+  /**
+   * One transaction: the exchange row becomes `completed`, the conversation changes, expired ones close.
+   * Returns the conversation the exchange ended up in (an open one may already exist after a race).
+   */
+  complete(
+    target: ExchangeTarget,
+    record: ExchangeRecord,
+    change: ConversationChange,
+    scope: { channel: Channel; username: string; expiredConversationId?: string },
+  ): Promise<{ conversationId: string | null }>;
+  markFailed(target: ExchangeTarget, failure: FailureRecord): Promise<void>;
+  history(query: HistoryQuery): Promise<HistoryPage>;
+}
+
+/** Sends a message on a channel on the secretary's behalf (the communicator's POST /send). */
+export interface NotifierPort {
+  send(message: SendMessageInput): Promise<SendMessageResult>;
+}
+
+export interface AnalysisMetricsPort {
+  analysed(channel: Channel, action: Action, isEnough: boolean): void;
+}
+
+export type Clock = () => Date;
+
+export interface UserStorePort extends UserDirectoryPort {
+  upsert(users: User[], source: 'file' | 'api'): Promise<number>;
+  list(limit: number, cursor: string | undefined): Promise<{ items: User[]; next_cursor: string | null }>;
+}

@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs';
+import { loadConfig } from '@workemon/config';
+import {
+  createServiceMetrics,
+  exitOnStartupError,
+  installGracefulShutdown,
+  listen,
+} from '@workemon/http-kit';
+import { createLogger, type Logger } from '@workemon/logger';
+import { createApp, SERVICE_NAME } from './app.js';
+import { GuesserClient } from './clients/guesser-client.js';
+import { SystemAnalystClient } from './clients/system-analyst-client.js';
+import { configSchema } from './config.js';
+import { createDatabase } from './data/db.js';
+import { UserRepository } from './data/user-repository.js';
+import { createEscalation } from './escalation.js';
+import { UserDirectoryUseCases } from './domain/user-directory-use-cases.js';
+
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+let logger: Logger | undefined;
+try {
+  const config = loadConfig(configSchema);
+  logger = createLogger({ service: SERVICE_NAME, version, level: config.LOG_LEVEL });
+  if (config.MIGRATE_ON_START) {
+    // Loaded only when asked for: the migrator is not needed by a running service.
+    const { runMigrations } = await import('./data/migrate.js');
+    await runMigrations(config.DATABASE_URL);
+    logger.info('migrations applied', { event: { action: 'migrate' } });
+  }
+  const database = createDatabase({ url: config.DATABASE_URL, max: config.DATABASE_POOL_MAX, logger });
+  const metrics = createServiceMetrics(SERVICE_NAME, version);
+  const upstream = { timeoutMs: config.UPSTREAM_TIMEOUT_MS, serviceToken: config.SERVICE_TOKEN, metrics };
+  const guesser = new GuesserClient({ baseURL: config.GUESSER_URL, ...upstream });
+  const analyst = new SystemAnalystClient({ baseURL: config.SYSTEM_ANALYST_URL, ...upstream });
+  const { escalation, close: closeEscalation } = createEscalation(config, upstream, logger);
+
+  if (config.USER_DIRECTORY_FILE) {
+    const { upserted } = await new UserDirectoryUseCases(new UserRepository(database.db)).importFile(
+      config.USER_DIRECTORY_FILE,
+    );
+    logger.info(`user directory loaded: ${upserted} users from ${config.USER_DIRECTORY_FILE}`, {
+      event: { action: 'user-directory-import' },
+    });
+  }
+
+  const app = createApp({
+    config,
+    version,
+    logger,
+    metrics,
+    database,
+    guesser,
+    analyst,
+    ...(escalation ? { escalation } : {}),
+  });
+  const server = await listen(app, config.PORT, config.HOST);
+  logger.info(`secretary listening on ${config.HOST}:${config.PORT}`, { event: { action: 'start' } });
+  installGracefulShutdown({
+    server,
+    logger,
+    timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    closers: [
+      { name: 'guesser client', close: () => guesser.close() },
+      { name: 'system-analyst client', close: () => analyst.close() },
+      { name: 'escalation notifications', close: closeEscalation },
+      { name: 'postgres pool', close: () => database.close() },
+    ],
+  });
+} catch (error) {
+  exitOnStartupError(error, logger);
+}

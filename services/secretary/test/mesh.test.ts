@@ -1,0 +1,198 @@
+import type { Server } from 'node:http';
+import { boundPort, createServiceMetrics, HealthRegistry, listen } from '@workemon/http-kit';
+import { createLlmRuntime, llmHealthCheck, promptVersion, requireLlm, resolvePrompt } from '@workemon/llm';
+import { CapturedLines, createLogger } from '@workemon/logger';
+import {
+  createTestDatabase,
+  type FakeLlm,
+  queryRows,
+  startFakeLlm,
+  type TestDatabase,
+} from '@workemon/testkit';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+// A test may run peers side by side; the secretary's src never imports another service.
+import { createApp as createGuesserApp } from '../../guesser/src/app.js';
+import { configSchema as guesserConfigSchema } from '../../guesser/src/config.js';
+import { BUILT_IN_PROMPT as GUESSER_PROMPT } from '../../guesser/src/domain/context-prompt.js';
+import { createApp as createAnalystApp } from '../../system-analyst/src/app.js';
+import { configSchema as analystConfigSchema } from '../../system-analyst/src/config.js';
+import { BUILT_IN_PROMPT as ANALYST_PROMPT } from '../../system-analyst/src/domain/analytics-prompt.js';
+import { runMigrations } from '../src/data/migrate.js';
+import {
+  type RunningSecretary,
+  startSecretary,
+  uniqueMessageId,
+  uniqueUsername,
+} from './support/secretary.js';
+
+const SERVICE_TOKEN = 'mesh-token-0123456789abcdef';
+const SPEC_REQUEST = 'Я хочу получать аналитику о операциях наших кошельков';
+
+interface Peer {
+  url: string;
+  server: Server;
+}
+
+type PeerKind = 'guesser' | 'analyst';
+
+/** Starts the real guesser or system-analyst app the way its main.ts wires it. */
+async function startPeer(kind: PeerKind, llmEnv: Record<string, string>): Promise<Peer> {
+  const schema = kind === 'guesser' ? guesserConfigSchema : analystConfigSchema;
+  const config = schema.parse({ PORT: '0', HOST: '127.0.0.1', SERVICE_TOKEN, ...llmEnv });
+  const name = kind === 'guesser' ? 'ai-guesser' : 'ai-systemanalitic';
+  const logger = createLogger({ service: name, version: 'test', stream: new CapturedLines() });
+  const metrics = createServiceMetrics(name, 'test');
+  const llm = createLlmRuntime(config, metrics.registry, logger);
+  const prompt = resolvePrompt(config, kind === 'guesser' ? GUESSER_PROMPT : ANALYST_PROMPT);
+  const deps = {
+    version: 'test',
+    logger,
+    metrics,
+    health: new HealthRegistry(name, 'test', metrics).register(llmHealthCheck(llm)),
+    authKeys: [SERVICE_TOKEN],
+    llm: () => requireLlm(llm),
+    systemPrompt: prompt.text,
+    promptVersion: promptVersion(prompt),
+  };
+  const app = kind === 'guesser' ? createGuesserApp(deps) : createAnalystApp(deps);
+  const server = await listen(app, 0, '127.0.0.1');
+  return { url: `http://127.0.0.1:${boundPort(server)}`, server };
+}
+
+const stop = (peer: Peer | undefined) =>
+  new Promise<void>((resolve) => {
+    if (!peer) return resolve();
+    peer.server.closeAllConnections();
+    peer.server.close(() => resolve());
+  });
+
+describe('secretary with the real guesser and system-analyst (fake LLM)', () => {
+  let db: TestDatabase;
+  let llm: FakeLlm;
+  let guesser: Peer;
+  let analyst: Peer;
+  let unconfiguredGuesser: Peer;
+  let secretary: RunningSecretary;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('secretary_mesh');
+    await runMigrations(db.url);
+    llm = await startFakeLlm({ apiKey: 'sk-mesh' });
+    const llmEnv = {
+      LLM_PROVIDER: 'custom',
+      LLM_BASE_URL: llm.url,
+      LLM_API_KEY: 'sk-mesh',
+      LLM_MODEL: 'fake-model',
+      LLM_TIMEOUT_MS: '2000',
+      LLM_MAX_RETRIES: '0',
+    };
+    guesser = await startPeer('guesser', llmEnv);
+    analyst = await startPeer('analyst', llmEnv);
+    unconfiguredGuesser = await startPeer('guesser', {});
+    secretary = await startSecretary({
+      databaseUrl: db.url,
+      guesserUrl: guesser.url,
+      analystUrl: analyst.url,
+      env: { SERVICE_TOKEN },
+    });
+  });
+  afterEach(() => llm.reset());
+  afterAll(async () => {
+    await secretary?.close();
+    await Promise.all([stop(guesser), stop(analyst), stop(unconfiguredGuesser)]);
+    await llm?.close();
+    await db?.drop();
+  });
+
+  it('when the spec example needs a clarification, then the answer round-trips through both LLM services', async () => {
+    const username = uniqueUsername();
+    llm.enqueue(
+      { json: { is_enough: false, response: 'Уточните аналатику каких операций?' } },
+      { json: { is_enough: true, response: 'Домен b2c: авторизационные операции кошельков.' } },
+      {
+        json: {
+          is_enough: true,
+          response: 'Доработайте аналитический куб авторизаций.',
+          action: 'создать jira-task',
+        },
+      },
+    );
+    const first = await secretary.analyze({ channel: 'email', username, request: SPEC_REQUEST });
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({
+      is_enough: false,
+      action: 'уточнить',
+      question: 'Уточните аналатику каких операций?',
+      response: '',
+    });
+
+    const second = await secretary.analyze(
+      {
+        channel: 'email',
+        username,
+        request: 'Меня интересуют операции авторизации',
+        message_id: uniqueMessageId(),
+      },
+      { post: true },
+    );
+    expect(second.status).toBe(200);
+    expect(second.body).toMatchObject({
+      is_enough: true,
+      action: 'создать jira-task',
+      question: '',
+      response: 'Доработайте аналитический куб авторизаций.',
+    });
+    expect(llm.calls).toHaveLength(3);
+    // The guesser's LLM saw the whole thread; the analyst's LLM saw the guesser's context.
+    const guesserPrompt = llm.calls[1]!.messages.map((m) => m.content).join('\n');
+    expect(guesserPrompt).toContain(SPEC_REQUEST);
+    expect(guesserPrompt).toContain('Уточните аналатику каких операций?');
+    expect(guesserPrompt).toContain('Меня интересуют операции авторизации');
+    expect(llm.calls[2]!.messages.map((m) => m.content).join('\n')).toContain('Домен b2c');
+
+    const rows = await queryRows(db.url, 'select * from secretary.requests where username = $1 order by id', [
+      username,
+    ]);
+    expect(rows).toHaveLength(2);
+    expect(rows[1]).toMatchObject({ status: 'completed', model: 'fake-model', action: 'создать jira-task' });
+    expect(Number(rows[1]?.tokens_total)).toBeGreaterThan(0);
+    expect(String(rows[1]?.prompt_version)).toMatch(/^guesser:builtin-\w+, system_analyst:builtin-\w+$/);
+  });
+
+  it('when a message_id is replayed, then the LLM is not called again', async () => {
+    const params = { channel: 'tg', username: uniqueUsername(), request: SPEC_REQUEST, message_id: '777:1' };
+    expect((await secretary.analyze(params)).status).toBe(200);
+    const calls = llm.calls.length;
+    expect(calls).toBe(2);
+    const replay = await secretary.analyze(params);
+    expect(replay.body.replayed).toBe(true);
+    expect(llm.calls).toHaveLength(calls);
+  });
+
+  it('when the guesser has no LLM credentials, then the secretary relays its 503 and reports degraded health', async () => {
+    const lonely = await startSecretary({
+      databaseUrl: db.url,
+      guesserUrl: unconfiguredGuesser.url,
+      analystUrl: analyst.url,
+      env: { SERVICE_TOKEN },
+    });
+    try {
+      const res = await lonely.analyze({
+        channel: 'direct',
+        username: uniqueUsername(),
+        request: SPEC_REQUEST,
+      });
+      expect(res.status).toBe(503);
+      expect(String(res.body.message)).toMatch(/^guesser: LLM is not configured/);
+      const health = await lonely.call('/health');
+      expect(health.status).toBe(200);
+      expect(health.body.status).toBe('degraded');
+      const check = (health.body.checks as Record<string, { status: string; detail?: string }>).guesser;
+      expect(check).toMatchObject({ status: 'degraded' });
+      expect(check?.detail).toContain('LLM is not configured');
+      expect(llm.calls).toHaveLength(0);
+    } finally {
+      await lonely.close();
+    }
+  });
+});

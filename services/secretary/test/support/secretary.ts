@@ -1,0 +1,191 @@
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import { boundPort, createServiceMetrics, listen, type ServiceMetrics } from '@workemon/http-kit';
+import { CapturedLines, createLogger } from '@workemon/logger';
+import { createTestDatabase, type TestDatabase } from '@workemon/testkit';
+import { createApp } from '../../src/app.js';
+import { GuesserClient } from '../../src/clients/guesser-client.js';
+import { SystemAnalystClient } from '../../src/clients/system-analyst-client.js';
+import { type Config, configSchema } from '../../src/config.js';
+import { createDatabase, type DatabaseHandle } from '../../src/data/db.js';
+import { runMigrations } from '../../src/data/migrate.js';
+import { createEscalation } from '../../src/escalation.js';
+import type { Clock } from '../../src/domain/ports.js';
+import { analystAnswer, enoughContext, type FakeUpstream, startFakeUpstream } from './fake-upstream.js';
+
+export interface RunningSecretary {
+  url: string;
+  config: Config;
+  logs: CapturedLines;
+  metrics: ServiceMetrics;
+  database: DatabaseHandle;
+  /** Sends GET with query params (or POST with a JSON body) and returns status + parsed body. */
+  analyze(params: Record<string, string>, options?: CallOptions): Promise<JsonResponse>;
+  call(
+    path: string,
+    options?: CallOptions & { method?: string; body?: unknown; rawBody?: string },
+  ): Promise<JsonResponse>;
+  close(): Promise<void>;
+}
+
+export interface CallOptions {
+  post?: boolean;
+  token?: string | null;
+  headers?: Record<string, string>;
+}
+
+export interface JsonResponse {
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown>;
+  elapsedMs: number;
+}
+
+export interface StartSecretaryOptions {
+  databaseUrl: string;
+  guesserUrl: string;
+  analystUrl: string;
+  env?: Record<string, string>;
+  clock?: Clock;
+}
+
+/** The real secretary app on 127.0.0.1:0, logging into a CapturedLines stream. */
+export async function startSecretary(options: StartSecretaryOptions): Promise<RunningSecretary> {
+  const config = configSchema.parse({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: options.databaseUrl,
+    GUESSER_URL: options.guesserUrl,
+    SYSTEM_ANALYST_URL: options.analystUrl,
+    UPSTREAM_TIMEOUT_MS: '2000',
+    DATABASE_POOL_MAX: '4',
+    ...options.env,
+  });
+  const logs = new CapturedLines();
+  const logger = createLogger({ service: 'ai-secretary', version: 'test', stream: logs, level: 'debug' });
+  const metrics = createServiceMetrics('secretary', 'test');
+  const database = createDatabase({
+    url: config.DATABASE_URL,
+    max: config.DATABASE_POOL_MAX,
+    logger,
+    connectionTimeoutMs: 1_000,
+  });
+  const upstream = { timeoutMs: config.UPSTREAM_TIMEOUT_MS, serviceToken: config.SERVICE_TOKEN, metrics };
+  const guesser = new GuesserClient({ baseURL: config.GUESSER_URL, ...upstream });
+  const analyst = new SystemAnalystClient({ baseURL: config.SYSTEM_ANALYST_URL, ...upstream });
+  const { escalation, close: closeEscalation } = createEscalation(config, upstream, logger);
+  const app = createApp({
+    config,
+    version: 'test',
+    logger,
+    metrics,
+    database,
+    guesser,
+    analyst,
+    ...(escalation ? { escalation } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  const server: Server = await listen(app, 0, '127.0.0.1');
+  const url = `http://127.0.0.1:${boundPort(server)}`;
+  const defaultToken = config.API_KEYS[0] ?? config.SERVICE_TOKEN;
+
+  const call: RunningSecretary['call'] = async (path, opts = {}) => {
+    const headers: Record<string, string> = { ...opts.headers };
+    const token = opts.token === undefined ? defaultToken : opts.token;
+    if (token) headers.authorization = `Bearer ${token}`;
+    let body: string | undefined;
+    if (opts.rawBody !== undefined) body = opts.rawBody;
+    else if (opts.body !== undefined) body = JSON.stringify(opts.body);
+    if (body !== undefined) headers['content-type'] ??= 'application/json';
+    const started = performance.now();
+    const res = await fetch(`${url}${path}`, {
+      method: opts.method ?? (body ? 'POST' : 'GET'),
+      headers,
+      body,
+    });
+    const text = await res.text();
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    } catch {
+      parsed = { raw: text };
+    }
+    return { status: res.status, headers: res.headers, body: parsed, elapsedMs: performance.now() - started };
+  };
+
+  return {
+    url,
+    config,
+    logs,
+    metrics,
+    database,
+    call,
+    analyze: (params, opts = {}) =>
+      opts.post
+        ? call('/analyze-request', { ...opts, method: 'POST', body: params })
+        : call(`/analyze-request?${new URLSearchParams(params).toString()}`, opts),
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeEscalation();
+      guesser.close();
+      analyst.close();
+      await database.close();
+    },
+  };
+}
+
+/** Usernames unique per test so conversations and history never collide. */
+export function uniqueUsername(prefix = 'user'): string {
+  return `${prefix}_${randomBytes(4).toString('hex')}`;
+}
+
+export function uniqueMessageId(): string {
+  return `<${randomBytes(6).toString('hex')}@mail.test>`;
+}
+
+export interface SecretaryHarness {
+  db: TestDatabase;
+  guesser: FakeUpstream;
+  analyst: FakeUpstream;
+  secretary: RunningSecretary;
+  /** Clears recorded calls and scripted replies of the fakes between tests. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * The usual component-test setup: a fresh migrated database, a fake guesser and analyst
+ * (happy answers by default), and the real secretary app pointed at them.
+ */
+export async function startSecretaryHarness(options: {
+  databasePrefix: string;
+  env?: Record<string, string>;
+}): Promise<SecretaryHarness> {
+  const db = await createTestDatabase(options.databasePrefix);
+  await runMigrations(db.url);
+  const guesser = await startFakeUpstream(() => enoughContext());
+  const analyst = await startFakeUpstream(() => analystAnswer());
+  const secretary = await startSecretary({
+    databaseUrl: db.url,
+    guesserUrl: guesser.url,
+    analystUrl: analyst.url,
+    ...(options.env ? { env: options.env } : {}),
+  });
+  return {
+    db,
+    guesser,
+    analyst,
+    secretary,
+    reset: () => {
+      guesser.reset();
+      analyst.reset();
+    },
+    close: async () => {
+      await secretary.close();
+      await guesser.close();
+      await analyst.close();
+      await db.drop();
+    },
+  };
+}

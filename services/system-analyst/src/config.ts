@@ -1,0 +1,9 @@
+import { baseServiceConfig, z } from '@workemon/config';
+import { llmConfigFields } from '@workemon/llm';
+
+export const configSchema = z.object({
+  ...baseServiceConfig(8002),
+  ...llmConfigFields,
+});
+
+export type Config = z.output<typeof configSchema>;
