@@ -161,8 +161,9 @@ describe.skipIf(missing.length > 0)('live mesh: Prometheus, blackbox, logs and t
     stopped = await mesh.stop();
     for (const s of CHOSEN) {
       const r = stopped[s.name]!;
-      expect(r.signal, `${s.name} was killed`).toBeNull();
-      expect(r.code, `${s.name} exit code`).toBe(0);
+      const tail = [...mesh.services[s.name]!.stdout.slice(-6), ...mesh.services[s.name]!.stderr.slice(-6)];
+      expect(r.signal, `${s.name} was killed; last output:\n${tail.join('\n')}`).toBeNull();
+      expect(r.code, `${s.name} exit code; last output:\n${tail.join('\n')}`).toBe(0);
       expect(r.ms, s.name).toBeLessThan(11_000);
     }
     for (const s of CHOSEN) {

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { Express } from 'express';
 import type { Logger } from '@workemon/logger';
 
@@ -11,6 +11,38 @@ export async function listen(app: Express, port: number, host: string): Promise<
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
     server.requestTimeout = 120_000;
+    trackResponses(server);
+  });
+}
+
+const pendingResponses = new WeakMap<Server, Set<ServerResponse>>();
+
+function trackResponses(server: Server): void {
+  const pending = new Set<ServerResponse>();
+  pendingResponses.set(server, pending);
+  server.on('request', (_req, res: ServerResponse) => {
+    if (!server.listening) res.setHeader('connection', 'close');
+    pending.add(res);
+    res.once('close', () => pending.delete(res));
+  });
+}
+
+/**
+ * server.close() only drops connections that are idle at that moment; a keep-alive connection
+ * whose request is in flight (a Prometheus scrape, a health probe) would otherwise stay open
+ * until keepAliveTimeout and hold the shutdown past its deadline. Responses not yet started are
+ * told `Connection: close`; the rest are closed as soon as they turn idle.
+ */
+function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    for (const res of pendingResponses.get(server) ?? [])
+      if (!res.headersSent) res.setHeader('connection', 'close');
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
+    server.close(() => {
+      clearInterval(sweep);
+      resolve();
+    });
+    server.closeIdleConnections();
   });
 }
 
@@ -44,10 +76,7 @@ export function installGracefulShutdown(options: ShutdownOptions): () => Promise
     }, options.timeoutMs);
     deadline.unref();
     closing = (async () => {
-      await new Promise<void>((resolve) => {
-        options.server.close(() => resolve());
-        options.server.closeIdleConnections();
-      });
+      await closeServer(options.server);
       for (const closer of options.closers) {
         try {
           await closer.close();
