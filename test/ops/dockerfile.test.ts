@@ -147,7 +147,7 @@ describe('services/*/Dockerfile', () => {
         try {
           const r = run(
             'pnpm',
-            ['--filter', s.pkg, 'deploy', '--legacy', '--prod', '--offline', join(out, 'app')],
+            ['--filter', s.pkg, 'deploy', '--legacy', '--prod', '--prefer-offline', join(out, 'app')],
             { timeoutMs: 170_000 },
           );
           expect(r.code, r.stdout.slice(-2000) + r.stderr.slice(-2000)).toBe(0);
