@@ -220,6 +220,16 @@ export const HistoryItemSchema = z
     latency_ms: z.record(z.string(), z.number()).nullable(),
     model: z.string().nullable(),
     tokens_total: z.number().nullable(),
+    /** Set when the exchange asked for a Jira issue (`создать jira-task` with Jira configured). */
+    jira_issue: z
+      .object({
+        status: z.enum(['pending', 'done', 'failed']),
+        key: z.string().nullable(),
+        url: z.string().nullable(),
+        error: z.string().nullable(),
+      })
+      .nullable()
+      .optional(),
   })
   .openapi('HistoryItem');
 export type HistoryItem = z.infer<typeof HistoryItemSchema>;

@@ -18,6 +18,8 @@ export interface ServiceClientOptions {
   baseURL: string;
   timeoutMs: number;
   serviceToken?: string | undefined;
+  /** A full Authorization header for a non-mesh API (e.g. Basic for Jira); wins over serviceToken. */
+  authorization?: string | undefined;
   metrics?: ServiceMetrics;
   maxSockets?: number;
 }
@@ -49,9 +51,14 @@ export class ServiceClient {
       httpsAgent: this.httpsAgent,
       validateStatus: () => true,
       maxRedirects: 0,
-      headers: this.options.serviceToken ? { authorization: `Bearer ${this.options.serviceToken}` } : {},
+      headers: this.authorizationHeader(),
     });
     return this.instance;
+  }
+
+  private authorizationHeader(): Record<string, string> {
+    if (this.options.authorization) return { authorization: this.options.authorization };
+    return this.options.serviceToken ? { authorization: `Bearer ${this.options.serviceToken}` } : {};
   }
 
   async post<S extends z.ZodType>(path: string, body: unknown, schema: S): Promise<z.output<S>> {

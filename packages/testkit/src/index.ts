@@ -4,3 +4,4 @@ export * from './ports.js';
 export * from './dovecot.js';
 export * from './smtp-sink.js';
 export * from './fake-telegram.js';
+export * from './fake-jira.js';

@@ -10,6 +10,7 @@ import { UserRepository } from './data/user-repository.js';
 import { AnalyzeRequestUseCase } from './domain/analyze-request-use-case.js';
 import { ListHistoryUseCase } from './domain/list-history-use-case.js';
 import type { EscalationNotifier } from './domain/notify-escalation.js';
+import type { FollowUpWorker } from './domain/follow-up-worker.js';
 import type { Clock } from './domain/ports.js';
 import { UserDirectoryUseCases } from './domain/user-directory-use-cases.js';
 import type { GuesserClient } from './clients/guesser-client.js';
@@ -41,6 +42,8 @@ export interface AppDeps {
   analyst: SystemAnalystClient;
   /** Notifies the support team's Telegram chat of escalations (optional). */
   escalation?: EscalationNotifier;
+  /** Files Jira issues for `создать jira-task` (optional; see jira.ts). */
+  jiraTasks?: FollowUpWorker;
   clock?: Clock;
 }
 
@@ -66,6 +69,7 @@ export function createApp(deps: AppDeps): Express {
       stalePendingMs: upstreamBudget + 30_000,
     },
     ...(deps.escalation ? { escalation: deps.escalation } : {}),
+    ...(deps.jiraTasks ? { jiraTasks: deps.jiraTasks } : {}),
     ...(deps.clock ? { clock: deps.clock } : {}),
   });
 
@@ -79,7 +83,11 @@ export function createApp(deps: AppDeps): Express {
       },
     })
     .register({ name: 'guesser', run: () => deps.guesser.health() })
-    .register({ name: 'system-analyst', run: () => deps.analyst.health() });
+    .register({ name: 'system-analyst', run: () => deps.analyst.health() })
+    .register({
+      name: 'jira',
+      run: () => deps.jiraTasks?.health() ?? { status: 'disabled', detail: 'JIRA_BASE_URL is not set' },
+    });
 
   const routes = Router();
   routes.use(analyzeRequestRoutes(analyze));

@@ -1,23 +1,44 @@
 import { baseServiceConfig, booleanFlag, csvList, duration, httpUrl, positiveInt, z } from '@workemon/config';
 
-export const configSchema = z.object({
-  ...baseServiceConfig(8000),
-  DATABASE_URL: z
-    .string({ error: 'is required (postgres://user:pass@host:5432/db)' })
-    .regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// URL' }),
-  DATABASE_POOL_MAX: positiveInt(10),
-  MIGRATE_ON_START: booleanFlag(false),
-  API_KEYS: csvList(),
-  GUESSER_URL: httpUrl('http://localhost:8001'),
-  SYSTEM_ANALYST_URL: httpUrl('http://localhost:8002'),
-  COMMUNICATOR_URL: httpUrl('http://localhost:8003'),
-  /** Support team's Telegram chat: escalations are announced there through the communicator. */
-  ESCALATION_TELEGRAM_CHAT_ID: z.string().trim().min(1).optional(),
-  UPSTREAM_TIMEOUT_MS: positiveInt(60_000),
-  USER_DIRECTORY_FILE: z.string().optional(),
-  CLARIFICATION_TTL: duration('24h'),
-  MAX_CLARIFICATIONS: positiveInt(3),
-  MAX_REQUEST_CHARS: positiveInt(20_000),
-});
+export const configSchema = z
+  .object({
+    ...baseServiceConfig(8000),
+    DATABASE_URL: z
+      .string({ error: 'is required (postgres://user:pass@host:5432/db)' })
+      .regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// URL' }),
+    DATABASE_POOL_MAX: positiveInt(10),
+    MIGRATE_ON_START: booleanFlag(false),
+    API_KEYS: csvList(),
+    GUESSER_URL: httpUrl('http://localhost:8001'),
+    SYSTEM_ANALYST_URL: httpUrl('http://localhost:8002'),
+    COMMUNICATOR_URL: httpUrl('http://localhost:8003'),
+    /** Support team's Telegram chat: escalations are announced there through the communicator. */
+    ESCALATION_TELEGRAM_CHAT_ID: z.string().trim().min(1).optional(),
+    UPSTREAM_TIMEOUT_MS: positiveInt(60_000),
+    USER_DIRECTORY_FILE: z.string().optional(),
+    CLARIFICATION_TTL: duration('24h'),
+    MAX_CLARIFICATIONS: positiveInt(3),
+    MAX_REQUEST_CHARS: positiveInt(20_000),
+    /** Jira (Cloud or Server/Data Center): `создать jira-task` files an issue when these are set. */
+    JIRA_BASE_URL: httpUrl().optional(),
+    JIRA_DEPLOYMENT: z.enum(['cloud', 'server']).default('cloud'),
+    /** Cloud: the account e-mail (basic auth with the API token). Server/DC: leave unset to send the token as a PAT. */
+    JIRA_USER: z.string().trim().min(1).optional(),
+    JIRA_API_TOKEN: z.string().trim().min(1).optional(),
+    JIRA_PROJECT_KEY: z
+      .string()
+      .trim()
+      .regex(/^[A-Z][A-Z0-9_]{0,254}$/, { error: 'must be a Jira project key such as SUP' })
+      .optional(),
+    JIRA_ISSUE_TYPE: z.string().trim().min(1).default('Task'),
+    JIRA_TIMEOUT_MS: positiveInt(10_000),
+  })
+  .superRefine((config, ctx) => {
+    // Half a Jira configuration is a mistake worth stopping for: name what is missing.
+    if (!config.JIRA_BASE_URL) return;
+    for (const key of ['JIRA_API_TOKEN', 'JIRA_PROJECT_KEY'] as const)
+      if (!config[key])
+        ctx.addIssue({ code: 'custom', path: [key], message: 'is required when JIRA_BASE_URL is set' });
+  });
 
 export type Config = z.output<typeof configSchema>;

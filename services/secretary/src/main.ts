@@ -14,6 +14,7 @@ import { configSchema } from './config.js';
 import { createDatabase } from './data/db.js';
 import { UserRepository } from './data/user-repository.js';
 import { createEscalation } from './escalation.js';
+import { createJiraFollowUps } from './jira.js';
 import { UserDirectoryUseCases } from './domain/user-directory-use-cases.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -36,6 +37,7 @@ try {
   const guesser = new GuesserClient({ baseURL: config.GUESSER_URL, ...upstream });
   const analyst = new SystemAnalystClient({ baseURL: config.SYSTEM_ANALYST_URL, ...upstream });
   const { escalation, close: closeEscalation } = createEscalation(config, upstream, logger);
+  const { worker: jiraTasks, close: closeJira } = createJiraFollowUps(config, database, metrics, logger);
 
   if (config.USER_DIRECTORY_FILE) {
     const { upserted } = await new UserDirectoryUseCases(new UserRepository(database.db)).importFile(
@@ -55,9 +57,12 @@ try {
     guesser,
     analyst,
     ...(escalation ? { escalation } : {}),
+    ...(jiraTasks ? { jiraTasks } : {}),
   });
   const server = await listen(app, config.PORT, config.HOST);
   logger.info(`secretary listening on ${config.HOST}:${config.PORT}`, { event: { action: 'start' } });
+  // Also picks up follow-ups a previous process stored but did not finish.
+  jiraTasks?.start();
   installGracefulShutdown({
     server,
     logger,
@@ -66,6 +71,7 @@ try {
       { name: 'guesser client', close: () => guesser.close() },
       { name: 'system-analyst client', close: () => analyst.close() },
       { name: 'escalation notifications', close: closeEscalation },
+      { name: 'jira follow-ups', close: closeJira },
       { name: 'postgres pool', close: () => database.close() },
     ],
   });

@@ -1,6 +1,6 @@
 import type { Channel, HistoryItem, HistoryPage, HistoryQuery, User } from '@workemon/contracts';
 import { AppError } from '@workemon/errors';
-import { and, desc, eq, lt, ne, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, ne, sql } from 'drizzle-orm';
 import type {
   ConversationChange,
   ExchangeTarget,
@@ -14,7 +14,7 @@ import type {
 } from '../domain/ports.js';
 import type { Database } from './db.js';
 import { guardDatabase } from './database-errors.js';
-import { conversations, requests, users } from './schema.js';
+import { conversations, followUps, requests, users } from './schema.js';
 
 interface RequesterRow extends Record<string, unknown> {
   username: string | null;
@@ -131,7 +131,7 @@ export class ExchangeRepository implements ExchangeStorePort, RequesterLookupPor
     scope: { channel: Channel; username: string; expiredConversationId?: string },
   ): Promise<{ conversationId: string | null }> {
     // The common case (no conversation to touch) is one statement; only conversation changes need a transaction.
-    if (change.kind === 'none' && !scope.expiredConversationId) {
+    if (change.kind === 'none' && !scope.expiredConversationId && !record.followUps?.length) {
       return guardDatabase(() =>
         this.writeCompleted(this.db, target, record, record.conversationId, new Date()),
       );
@@ -228,24 +228,37 @@ export class ExchangeRepository implements ExchangeStorePort, RequesterLookupPor
       tokenUsage: record.tokenUsage,
       tokensTotal: record.tokensTotal,
     };
+    let requestId: number;
     if (target.kind === 'unclaimed') {
-      await db.insert(requests).values({
-        ...pendingColumns(target.exchange),
-        ...outcome,
-        createdAt: target.exchange.receivedAt ?? now,
-      });
-      return { conversationId };
+      const inserted = await db
+        .insert(requests)
+        .values({
+          ...pendingColumns(target.exchange),
+          ...outcome,
+          createdAt: target.exchange.receivedAt ?? now,
+        })
+        .returning({ id: requests.id });
+      requestId = inserted[0]?.id ?? 0;
+    } else {
+      const updated = await db
+        .update(requests)
+        .set(outcome)
+        .where(and(eq(requests.id, target.id), eq(requests.status, 'pending')))
+        .returning({ id: requests.id });
+      if (updated.length === 0) {
+        // Another process declared this attempt abandoned; its answer must not be stored twice.
+        throw AppError.unavailable(
+          'this attempt was taken over by another request with the same message_id',
+          { retryAfterSeconds: 5 },
+        );
+      }
+      requestId = target.id;
     }
-    const updated = await db
-      .update(requests)
-      .set(outcome)
-      .where(and(eq(requests.id, target.id), eq(requests.status, 'pending')))
-      .returning({ id: requests.id });
-    if (updated.length === 0) {
-      // Another process declared this attempt abandoned; its answer must not be stored twice.
-      throw AppError.unavailable('this attempt was taken over by another request with the same message_id', {
-        retryAfterSeconds: 5,
-      });
+    for (const followUp of record.followUps ?? []) {
+      await db
+        .insert(followUps)
+        .values({ requestId, kind: followUp.kind, payload: { ...followUp.payload } })
+        .onConflictDoNothing();
     }
     return { conversationId };
   }
@@ -273,6 +286,27 @@ export class ExchangeRepository implements ExchangeStorePort, RequesterLookupPor
     });
   }
 
+  private async jiraIssues(
+    requestIds: number[],
+  ): Promise<Map<number, NonNullable<HistoryItem['jira_issue']>>> {
+    if (requestIds.length === 0) return new Map();
+    const rows = await this.db
+      .select()
+      .from(followUps)
+      .where(and(inArray(followUps.requestId, requestIds), eq(followUps.kind, 'jira-task')));
+    return new Map(
+      rows.map((f) => [
+        f.requestId,
+        {
+          status: f.status as 'pending' | 'done' | 'failed',
+          key: typeof f.result?.key === 'string' ? f.result.key : null,
+          url: typeof f.result?.url === 'string' ? f.result.url : null,
+          error: f.status === 'done' ? null : f.lastError,
+        },
+      ]),
+    );
+  }
+
   history(query: HistoryQuery): Promise<HistoryPage> {
     return guardDatabase(async () => {
       const conditions = [ne(requests.status, 'pending')];
@@ -287,6 +321,7 @@ export class ExchangeRepository implements ExchangeStorePort, RequesterLookupPor
         .limit(query.limit + 1);
       const page = rows.slice(0, query.limit);
       const last = page.at(-1);
+      const jiraByRequest = await this.jiraIssues(page.map((r) => r.id));
       const items: HistoryItem[] = page.map((row) => ({
         id: String(row.id),
         created_at: row.createdAt.toISOString(),
@@ -304,6 +339,7 @@ export class ExchangeRepository implements ExchangeStorePort, RequesterLookupPor
         latency_ms: (row.latencyMs as Record<string, number> | null) ?? null,
         model: row.model,
         tokens_total: row.tokensTotal,
+        jira_issue: jiraByRequest.get(row.id) ?? null,
       }));
       return { items, next_cursor: rows.length > query.limit && last ? encodeHistoryCursor(last.id) : null };
     });

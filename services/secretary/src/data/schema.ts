@@ -99,3 +99,36 @@ export const requests = secretary.table(
     index('requests_channel_idx').on(t.channel, t.id),
   ],
 );
+
+/**
+ * Work that follows a stored exchange (a Jira issue to file): written in the same transaction
+ * as the exchange, so a crash never loses it; done by a worker that leases one row at a time.
+ */
+export const followUps = secretary.table(
+  'follow_ups',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    requestId: bigint('request_id', { mode: 'number' })
+      .notNull()
+      .references(() => requests.id),
+    /** jira-task */
+    kind: text('kind').notNull(),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+    /** pending | done | failed */
+    status: text('status').notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+    /** What the work produced, e.g. {key, url} of the Jira issue. */
+    result: jsonb('result').$type<Record<string, unknown>>(),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
+    lockedUntil: timestamp('locked_until', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('follow_ups_request_kind').on(t.requestId, t.kind),
+    index('follow_ups_due_idx')
+      .on(t.nextAttemptAt)
+      .where(sql`status = 'pending'`),
+  ],
+);

@@ -1,5 +1,7 @@
 import { ACTION_REPLY_EMAIL, ACTION_REPLY_MESSAGE, type Action, type Channel } from '@workemon/contracts';
 
+export const ACTION_JIRA_TASK: Action = 'создать jira-task';
+
 /** How the request is answered when nobody proposes anything better. */
 export function channelDefaultAction(channel: Channel): Action {
   return channel === 'email' ? ACTION_REPLY_EMAIL : ACTION_REPLY_MESSAGE;
@@ -7,7 +9,7 @@ export function channelDefaultAction(channel: Channel): Action {
 
 /** Actions the analyst may choose besides the channel's reply; `уточнить` is never one (the guesser owns it). */
 const ANALYST_ACTIONS: ReadonlySet<Action> = new Set<Action>([
-  'создать jira-task',
+  ACTION_JIRA_TASK,
   'написать в рассылку департамента',
   'написать в telegram сотруднику',
 ]);

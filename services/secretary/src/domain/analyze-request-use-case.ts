@@ -11,7 +11,8 @@ import {
 } from '@workemon/contracts';
 import { AppError } from '@workemon/errors';
 import { type Logger, truncateForLog } from '@workemon/logger';
-import { chooseAction } from './action-policy.js';
+import { ACTION_JIRA_TASK, chooseAction } from './action-policy.js';
+import { jiraTaskPayload } from './create-jira-task-use-case.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 import type { EscalationNotifier } from './notify-escalation.js';
 import { ESCALATION_RESPONSE, threadWithAnswer, threadWithQuestion } from './clarification-thread.js';
@@ -51,6 +52,8 @@ export interface AnalyzeRequestDeps {
   policy: AnalyzeRequestPolicy;
   /** Set when ESCALATION_TELEGRAM_CHAT_ID is configured. */
   escalation?: EscalationNotifier;
+  /** Set when Jira is configured: `создать jira-task` stores a follow-up and wakes its worker. */
+  jiraTasks?: { kick(): void };
   clock?: Clock;
 }
 
@@ -214,6 +217,25 @@ export class AnalyzeRequestUseCase {
         latencyMs: latency,
         ...llmBookkeeping(context, analytics),
       };
+      const fileJiraTask = action === ACTION_JIRA_TASK && this.deps.jiraTasks !== undefined;
+      if (fileJiraTask) {
+        record.followUps = [
+          {
+            kind: 'jira-task',
+            payload: jiraTaskPayload({
+              channel: input.channel,
+              username: input.username,
+              displayName: attributes.display_name,
+              department: attributes.department,
+              request,
+              analysis: response,
+              traceId,
+              conversationId,
+              exchangeUid: randomUUID(),
+            }),
+          },
+        ];
+      }
       const stored = await store.complete(target, record, change, {
         channel: input.channel,
         username: input.username,
@@ -221,6 +243,7 @@ export class AnalyzeRequestUseCase {
       });
       conversationId = stored.conversationId;
       this.deps.metrics.analysed(input.channel, action, context.is_enough);
+      if (fileJiraTask) this.deps.jiraTasks?.kick();
       if (action === ACTION_ESCALATE) {
         this.deps.escalation?.start({
           channel: input.channel,

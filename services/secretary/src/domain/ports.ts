@@ -75,8 +75,22 @@ export type ConversationChange =
   | { kind: 'continue'; id: string; thread: string; question: string; clarifications: number }
   | { kind: 'close'; id: string; status: 'resolved' | 'escalated' };
 
+/** Work stored with the exchange and done after it (see FollowUpWorker). */
+export interface FollowUpRequest {
+  kind: 'jira-task';
+  payload: JiraTaskPayload;
+}
+
+export interface JiraTaskPayload {
+  summary: string;
+  description: string;
+  /** Unique per exchange: lets a retry find the issue an interrupted attempt already filed. */
+  label: string;
+}
+
 export interface ExchangeRecord {
   conversationId: string | null;
+  followUps?: FollowUpRequest[];
   analysedRequest: string;
   userAttributes: Record<string, string>;
   guesserVerdict: Record<string, unknown> | null;
@@ -142,4 +156,37 @@ export type Clock = () => Date;
 export interface UserStorePort extends UserDirectoryPort {
   upsert(users: User[], source: 'file' | 'api'): Promise<number>;
   list(limit: number, cursor: string | undefined): Promise<{ items: User[]; next_cursor: string | null }>;
+}
+
+export interface ClaimedFollowUp {
+  id: number;
+  requestId: number;
+  kind: FollowUpRequest['kind'];
+  payload: Record<string, unknown>;
+  /** Including this one. */
+  attempts: number;
+}
+
+export interface FollowUpStorePort {
+  /** Leases due rows (attempts + 1); rows leased by another replica are skipped. */
+  claimDue(limit: number, leaseMs: number): Promise<ClaimedFollowUp[]>;
+  markDone(id: number, result: Record<string, unknown>): Promise<void>;
+  retryLater(id: number, error: string, delayMs: number): Promise<void>;
+  markFailed(id: number, error: string): Promise<void>;
+  pendingCounts(): Promise<Record<string, number>>;
+}
+
+export interface JiraIssueRef {
+  key: string;
+  url: string;
+}
+
+/** Jira's REST API; failures are JiraCallError. */
+export interface JiraPort {
+  findByLabel(label: string): Promise<JiraIssueRef | undefined>;
+  createIssue(issue: { summary: string; description: string; labels: string[] }): Promise<JiraIssueRef>;
+}
+
+export interface FollowUpMetricsPort {
+  outcome(kind: string, outcome: 'created' | 'found_existing' | 'retry' | 'failed'): void;
 }

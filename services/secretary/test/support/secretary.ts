@@ -10,6 +10,8 @@ import { type Config, configSchema } from '../../src/config.js';
 import { createDatabase, type DatabaseHandle } from '../../src/data/db.js';
 import { runMigrations } from '../../src/data/migrate.js';
 import { createEscalation } from '../../src/escalation.js';
+import type { FollowUpWorker, FollowUpWorkerOptions } from '../../src/domain/follow-up-worker.js';
+import { createJiraFollowUps } from '../../src/jira.js';
 import type { Clock } from '../../src/domain/ports.js';
 import { analystAnswer, enoughContext, type FakeUpstream, startFakeUpstream } from './fake-upstream.js';
 
@@ -19,6 +21,7 @@ export interface RunningSecretary {
   logs: CapturedLines;
   metrics: ServiceMetrics;
   database: DatabaseHandle;
+  jiraTasks: FollowUpWorker | undefined;
   /** Sends GET with query params (or POST with a JSON body) and returns status + parsed body. */
   analyze(params: Record<string, string>, options?: CallOptions): Promise<JsonResponse>;
   call(
@@ -47,6 +50,8 @@ export interface StartSecretaryOptions {
   analystUrl: string;
   env?: Record<string, string>;
   clock?: Clock;
+  /** Follow-up worker timings (tests shorten retries and sweeps). */
+  followUps?: Partial<FollowUpWorkerOptions>;
 }
 
 /** The real secretary app on 127.0.0.1:0, logging into a CapturedLines stream. */
@@ -74,6 +79,13 @@ export async function startSecretary(options: StartSecretaryOptions): Promise<Ru
   const guesser = new GuesserClient({ baseURL: config.GUESSER_URL, ...upstream });
   const analyst = new SystemAnalystClient({ baseURL: config.SYSTEM_ANALYST_URL, ...upstream });
   const { escalation, close: closeEscalation } = createEscalation(config, upstream, logger);
+  const { worker: jiraTasks, close: closeJira } = createJiraFollowUps(
+    config,
+    database,
+    metrics,
+    logger,
+    options.followUps,
+  );
   const app = createApp({
     config,
     version: 'test',
@@ -83,10 +95,12 @@ export async function startSecretary(options: StartSecretaryOptions): Promise<Ru
     guesser,
     analyst,
     ...(escalation ? { escalation } : {}),
+    ...(jiraTasks ? { jiraTasks } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
   });
   const server: Server = await listen(app, 0, '127.0.0.1');
   const url = `http://127.0.0.1:${boundPort(server)}`;
+  jiraTasks?.start();
   const defaultToken = config.API_KEYS[0] ?? config.SERVICE_TOKEN;
 
   const call: RunningSecretary['call'] = async (path, opts = {}) => {
@@ -119,6 +133,7 @@ export async function startSecretary(options: StartSecretaryOptions): Promise<Ru
     logs,
     metrics,
     database,
+    jiraTasks,
     call,
     analyze: (params, opts = {}) =>
       opts.post
@@ -128,6 +143,7 @@ export async function startSecretary(options: StartSecretaryOptions): Promise<Ru
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await closeEscalation();
+      await closeJira();
       guesser.close();
       analyst.close();
       await database.close();
@@ -161,6 +177,7 @@ export interface SecretaryHarness {
 export async function startSecretaryHarness(options: {
   databasePrefix: string;
   env?: Record<string, string>;
+  followUps?: Partial<FollowUpWorkerOptions>;
 }): Promise<SecretaryHarness> {
   const db = await createTestDatabase(options.databasePrefix);
   await runMigrations(db.url);
@@ -171,6 +188,7 @@ export async function startSecretaryHarness(options: {
     guesserUrl: guesser.url,
     analystUrl: analyst.url,
     ...(options.env ? { env: options.env } : {}),
+    ...(options.followUps ? { followUps: options.followUps } : {}),
   });
   return {
     db,

@@ -1,0 +1,73 @@
+import type { Channel } from '@workemon/contracts';
+import type { JiraIssueRef, JiraPort, JiraTaskPayload } from './ports.js';
+
+export interface JiraTaskSource {
+  channel: Channel;
+  username: string;
+  displayName: string;
+  department: string;
+  request: string;
+  analysis: string;
+  traceId: string | undefined;
+  conversationId: string | null;
+  /** Unique per exchange (a UUID): becomes the issue's idempotency label. */
+  exchangeUid: string;
+}
+
+const SUMMARY_MAX = 250;
+const DESCRIPTION_MAX = 30_000;
+
+/** What the issue says: who asked, what, and the analyst's reading. Pure, so it is stored as is. */
+export function jiraTaskPayload(source: JiraTaskSource): JiraTaskPayload {
+  // Jira rejects a summary with line breaks or over 255 characters.
+  const firstLine = source.request.split(/\r?\n/).find((l) => l.trim() !== '') ?? source.request;
+  const summary = oneLine(`${source.displayName}: ${firstLine}`, SUMMARY_MAX);
+  const description = [
+    `Обращение от ${source.displayName} (${source.username}), департамент: ${source.department}, канал: ${source.channel}.`,
+    '',
+    'Запрос:',
+    '{noformat}',
+    source.request.replaceAll('{noformat}', '{ noformat}'),
+    '{noformat}',
+    '',
+    'Анализ:',
+    source.analysis,
+    '',
+    `Workemon: trace.id ${source.traceId ?? '—'}${source.conversationId ? `, диалог ${source.conversationId}` : ''}`,
+  ].join('\n');
+  return {
+    summary,
+    description:
+      description.length > DESCRIPTION_MAX ? `${description.slice(0, DESCRIPTION_MAX)}…` : description,
+    label: `workemon-${source.exchangeUid}`,
+  };
+}
+
+function oneLine(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+/**
+ * Files the issue once: a retry after an interrupted attempt (the issue created, the answer
+ * lost) finds it by the exchange's label instead of filing a second one.
+ */
+export class CreateJiraTaskUseCase {
+  constructor(private readonly jira: JiraPort) {}
+
+  async execute(
+    payload: JiraTaskPayload,
+    firstAttempt: boolean,
+  ): Promise<{ issue: JiraIssueRef; existing: boolean }> {
+    if (!firstAttempt) {
+      const existing = await this.jira.findByLabel(payload.label);
+      if (existing) return { issue: existing, existing: true };
+    }
+    const issue = await this.jira.createIssue({
+      summary: payload.summary,
+      description: payload.description,
+      labels: ['workemon', payload.label],
+    });
+    return { issue, existing: false };
+  }
+}
