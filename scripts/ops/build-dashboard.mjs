@@ -320,6 +320,19 @@ panel(
   ],
   { w: 6, unit: 's' },
 );
+panel(
+  'timeseries',
+  'Jira issues (создать jira-task): outcomes and waiting',
+  [
+    [`sum by (outcome) (increase(follow_ups_total{kind="jira-task"}[${RATE}]))`, '{{outcome}}'],
+    ['max(follow_ups_pending{kind="jira-task"})', 'waiting to be filed'],
+  ],
+  {
+    w: 12,
+    unit: 'short',
+    description: 'Issues filed by the secretary after an exchange; retries back off and honour Retry-After.',
+  },
+);
 endRow();
 
 // ---- Runtime --------------------------------------------------------------------------------------------

@@ -31,5 +31,7 @@ export function createFollowUpMetrics(
       }
     },
   });
+  for (const outcome of ['created', 'found_existing', 'retry', 'failed'])
+    counter.inc({ kind: 'jira-task', outcome }, 0);
   return { outcome: (kind, outcome) => counter.inc({ kind, outcome }) };
 }

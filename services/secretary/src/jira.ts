@@ -35,6 +35,9 @@ export function createJiraFollowUps(
   logger: Logger,
   options: Partial<FollowUpWorkerOptions> = {},
 ): { worker?: FollowUpWorker; close: () => Promise<void> } {
+  const store = new FollowUpRepository(database.db);
+  // Exported even without Jira, so dashboards and alerts always find the series.
+  const followUpMetrics = createFollowUpMetrics(metrics.registry, () => store.pendingCounts());
   if (!config.JIRA_BASE_URL || !config.JIRA_API_TOKEN || !config.JIRA_PROJECT_KEY)
     return { close: async () => {} };
   const jira = new JiraClient({
@@ -47,11 +50,10 @@ export function createJiraFollowUps(
     timeoutMs: config.JIRA_TIMEOUT_MS,
     metrics,
   });
-  const store = new FollowUpRepository(database.db);
   const worker = new FollowUpWorker({
     store,
     createJiraTask: new CreateJiraTaskUseCase(jira),
-    metrics: createFollowUpMetrics(metrics.registry, () => store.pendingCounts()),
+    metrics: followUpMetrics,
     logger,
     options: { ...DEFAULT_FOLLOW_UP_OPTIONS, ...options },
   });
