@@ -322,15 +322,16 @@ panel(
 );
 panel(
   'timeseries',
-  'Jira issues (создать jira-task): outcomes and waiting',
+  'Follow-ups: Jira issues and escalations (outcomes, waiting)',
   [
-    [`sum by (outcome) (increase(follow_ups_total{kind="jira-task"}[${RATE}]))`, '{{outcome}}'],
-    ['max(follow_ups_pending{kind="jira-task"})', 'waiting to be filed'],
+    [`sum by (kind, outcome) (increase(follow_ups_total[${RATE}]))`, '{{kind}} {{outcome}}'],
+    ['max by (kind) (follow_ups_pending)', '{{kind}} waiting'],
   ],
   {
     w: 12,
     unit: 'short',
-    description: 'Issues filed by the secretary after an exchange; retries back off and honour Retry-After.',
+    description:
+      'Work the secretary does after an exchange (stored with it, so never lost): Jira issues and support-chat escalations. Retries back off and honour Retry-After.',
   },
 );
 endRow();

@@ -9,8 +9,7 @@ import { ExchangeRepository } from './data/exchange-repository.js';
 import { UserRepository } from './data/user-repository.js';
 import { AnalyzeRequestUseCase } from './domain/analyze-request-use-case.js';
 import { ListHistoryUseCase } from './domain/list-history-use-case.js';
-import type { EscalationNotifier } from './domain/notify-escalation.js';
-import type { FollowUpWorker } from './domain/follow-up-worker.js';
+import type { FollowUps } from './follow-ups.js';
 import type { Clock } from './domain/ports.js';
 import { UserDirectoryUseCases } from './domain/user-directory-use-cases.js';
 import type { GuesserClient } from './clients/guesser-client.js';
@@ -40,10 +39,8 @@ export interface AppDeps {
   database: DatabaseHandle;
   guesser: GuesserClient;
   analyst: SystemAnalystClient;
-  /** Notifies the support team's Telegram chat of escalations (optional). */
-  escalation?: EscalationNotifier;
-  /** Files Jira issues for `создать jira-task` (optional; see jira.ts). */
-  jiraTasks?: FollowUpWorker;
+  /** Jira issues and escalations to the support chat, done after the exchange (see follow-ups.ts). */
+  followUps?: FollowUps;
   clock?: Clock;
 }
 
@@ -53,6 +50,7 @@ export function createApp(deps: AppDeps): Express {
   const exchanges = new ExchangeRepository(database.db);
   const userRepository = new UserRepository(database.db);
   const upstreamBudget = 2 * config.UPSTREAM_TIMEOUT_MS;
+  const followUpWorker = deps.followUps?.worker;
   const analyze = new AnalyzeRequestUseCase({
     store: exchanges,
     requesters: exchanges,
@@ -68,8 +66,17 @@ export function createApp(deps: AppDeps): Express {
       duplicateWaitMs: upstreamBudget + 5_000,
       stalePendingMs: upstreamBudget + 30_000,
     },
-    ...(deps.escalation ? { escalation: deps.escalation } : {}),
-    ...(deps.jiraTasks ? { jiraTasks: deps.jiraTasks } : {}),
+    ...(followUpWorker
+      ? {
+          followUps: {
+            kinds: followUpWorker.kinds,
+            kick: () => followUpWorker.kick(),
+            ...(deps.followUps?.escalationChatId
+              ? { escalationChatId: deps.followUps.escalationChatId }
+              : {}),
+          },
+        }
+      : {}),
     ...(deps.clock ? { clock: deps.clock } : {}),
   });
 
@@ -86,7 +93,17 @@ export function createApp(deps: AppDeps): Express {
     .register({ name: 'system-analyst', run: () => deps.analyst.health() })
     .register({
       name: 'jira',
-      run: () => deps.jiraTasks?.health() ?? { status: 'disabled', detail: 'JIRA_BASE_URL is not set' },
+      run: () =>
+        followUpWorker?.kinds.has('jira-task')
+          ? followUpWorker.health('jira-task')
+          : { status: 'disabled', detail: 'JIRA_BASE_URL is not set' },
+    })
+    .register({
+      name: 'escalation',
+      run: () =>
+        followUpWorker?.kinds.has('escalation')
+          ? followUpWorker.health('escalation')
+          : { status: 'disabled', detail: 'ESCALATION_TELEGRAM_CHAT_ID is not set' },
     });
 
   const routes = Router();

@@ -11,7 +11,7 @@ export function createFollowUpMetrics(
 ): FollowUpMetricsPort {
   const counter = new promClient.Counter({
     name: 'follow_ups_total',
-    help: 'Follow-up work after an exchange (Jira issues) by kind and outcome',
+    help: 'Follow-up work after an exchange (Jira issues, escalations) by kind and outcome',
     labelNames: ['kind', 'outcome'],
     registers: [registry],
   });
@@ -25,6 +25,7 @@ export function createFollowUpMetrics(
       try {
         const counts = await pendingCounts();
         this.set({ kind: 'jira-task' }, 0);
+        this.set({ kind: 'escalation' }, 0);
         for (const [kind, count] of Object.entries(counts)) this.set({ kind }, count);
       } catch {
         // database down: the series is absent for this scrape, /health says why
@@ -33,5 +34,6 @@ export function createFollowUpMetrics(
   });
   for (const outcome of ['created', 'found_existing', 'retry', 'failed'])
     counter.inc({ kind: 'jira-task', outcome }, 0);
+  for (const outcome of ['sent', 'retry', 'failed']) counter.inc({ kind: 'escalation', outcome }, 0);
   return { outcome: (kind, outcome) => counter.inc({ kind, outcome }) };
 }

@@ -13,8 +13,7 @@ import { SystemAnalystClient } from './clients/system-analyst-client.js';
 import { configSchema } from './config.js';
 import { createDatabase } from './data/db.js';
 import { UserRepository } from './data/user-repository.js';
-import { createEscalation } from './escalation.js';
-import { createJiraFollowUps } from './jira.js';
+import { createFollowUps } from './follow-ups.js';
 import { UserDirectoryUseCases } from './domain/user-directory-use-cases.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -36,8 +35,7 @@ try {
   const upstream = { timeoutMs: config.UPSTREAM_TIMEOUT_MS, serviceToken: config.SERVICE_TOKEN, metrics };
   const guesser = new GuesserClient({ baseURL: config.GUESSER_URL, ...upstream });
   const analyst = new SystemAnalystClient({ baseURL: config.SYSTEM_ANALYST_URL, ...upstream });
-  const { escalation, close: closeEscalation } = createEscalation(config, upstream, logger);
-  const { worker: jiraTasks, close: closeJira } = createJiraFollowUps(config, database, metrics, logger);
+  const followUps = createFollowUps(config, database, upstream, metrics, logger);
 
   if (config.USER_DIRECTORY_FILE) {
     const { upserted } = await new UserDirectoryUseCases(new UserRepository(database.db)).importFile(
@@ -56,13 +54,12 @@ try {
     database,
     guesser,
     analyst,
-    ...(escalation ? { escalation } : {}),
-    ...(jiraTasks ? { jiraTasks } : {}),
+    followUps,
   });
   const server = await listen(app, config.PORT, config.HOST);
   logger.info(`secretary listening on ${config.HOST}:${config.PORT}`, { event: { action: 'start' } });
   // Also picks up follow-ups a previous process stored but did not finish.
-  jiraTasks?.start();
+  followUps.worker?.start();
   installGracefulShutdown({
     server,
     logger,
@@ -70,8 +67,7 @@ try {
     closers: [
       { name: 'guesser client', close: () => guesser.close() },
       { name: 'system-analyst client', close: () => analyst.close() },
-      { name: 'escalation notifications', close: closeEscalation },
-      { name: 'jira follow-ups', close: closeJira },
+      { name: 'follow-ups (jira, escalations)', close: followUps.close },
       { name: 'postgres pool', close: () => database.close() },
     ],
   });

@@ -35,6 +35,13 @@ describe('secretary escalations reach the support chat through the communicator'
         ESCALATION_TELEGRAM_CHAT_ID: '-100777',
         MAX_CLARIFICATIONS: '1',
       },
+      followUps: {
+        maxAttempts: 3,
+        retryBaseMs: 100,
+        maxRetryDelayMs: 500,
+        sweepIntervalMs: 200,
+        leaseMs: 2_000,
+      },
     });
     ({ guesser, analyst, secretary } = harness);
   });
@@ -110,5 +117,7 @@ describe('secretary escalations reach the support chat through the communicator'
       10_000,
     );
     expect(sends()).toHaveLength(3);
+    const health = await secretary.call('/health');
+    expect(health.body.checks).toMatchObject({ escalation: { status: 'degraded' } });
   });
 });

@@ -14,7 +14,7 @@ import { type Logger, truncateForLog } from '@workemon/logger';
 import { ACTION_JIRA_TASK, chooseAction } from './action-policy.js';
 import { jiraTaskPayload } from './create-jira-task-use-case.js';
 import { KeyedSerializer } from './keyed-serializer.js';
-import type { EscalationNotifier } from './notify-escalation.js';
+import { escalationPayload } from './notify-escalation.js';
 import { ESCALATION_RESPONSE, threadWithAnswer, threadWithQuestion } from './clarification-thread.js';
 import type {
   AnalysisMetricsPort,
@@ -23,6 +23,8 @@ import type {
   ExchangeRecord,
   ExchangeStorePort,
   ExchangeTarget,
+  FollowUpKind,
+  FollowUpRequest,
   GuesserPort,
   OpenConversation,
   StageLatency,
@@ -50,14 +52,31 @@ export interface AnalyzeRequestDeps {
   metrics: AnalysisMetricsPort;
   logger: Logger;
   policy: AnalyzeRequestPolicy;
-  /** Set when ESCALATION_TELEGRAM_CHAT_ID is configured. */
-  escalation?: EscalationNotifier;
-  /** Set when Jira is configured: `создать jira-task` stores a follow-up and wakes its worker. */
-  jiraTasks?: { kick(): void };
+  /**
+   * Work stored with the exchange and done after it: Jira issues and escalation notices, for the
+   * kinds that are configured (see follow-ups.ts).
+   */
+  followUps?: {
+    kinds: ReadonlySet<FollowUpKind>;
+    escalationChatId?: string;
+    kick(): void;
+  };
   clock?: Clock;
 }
 
 export const UNKNOWN_ATTRIBUTE = 'unknown';
+
+interface FollowUpSource {
+  channel: AnalyzeRequestInput['channel'];
+  username: string;
+  displayName: string;
+  department: string;
+  request: string;
+  response: string;
+  traceId: string | undefined;
+  conversationId: string | null;
+  exchangeKey: string;
+}
 
 type Claim = ExchangeTarget | { kind: 'replay'; stored: StoredExchange };
 
@@ -217,25 +236,17 @@ export class AnalyzeRequestUseCase {
         latencyMs: latency,
         ...llmBookkeeping(context, analytics),
       };
-      const fileJiraTask = action === ACTION_JIRA_TASK && this.deps.jiraTasks !== undefined;
-      if (fileJiraTask) {
-        record.followUps = [
-          {
-            kind: 'jira-task',
-            payload: jiraTaskPayload({
-              channel: input.channel,
-              username: input.username,
-              displayName: attributes.display_name,
-              department: attributes.department,
-              request,
-              analysis: response,
-              traceId,
-              conversationId,
-              exchangeUid: randomUUID(),
-            }),
-          },
-        ];
-      }
+      record.followUps = this.followUpsFor(action, {
+        channel: input.channel,
+        username: input.username,
+        displayName: attributes.display_name,
+        department: attributes.department,
+        request,
+        response,
+        traceId,
+        conversationId,
+        exchangeKey: input.message_id ?? traceId ?? randomUUID(),
+      });
       const stored = await store.complete(target, record, change, {
         channel: input.channel,
         username: input.username,
@@ -243,17 +254,7 @@ export class AnalyzeRequestUseCase {
       });
       conversationId = stored.conversationId;
       this.deps.metrics.analysed(input.channel, action, context.is_enough);
-      if (fileJiraTask) this.deps.jiraTasks?.kick();
-      if (action === ACTION_ESCALATE) {
-        this.deps.escalation?.start({
-          channel: input.channel,
-          username: input.username,
-          displayName: attributes.display_name,
-          request,
-          exchangeKey: input.message_id ?? traceId ?? randomUUID(),
-          conversationId,
-        });
-      }
+      if (record.followUps?.length) this.deps.followUps?.kick();
       logger.info('request analysed', {
         event: { action: 'analyze-request', outcome: 'success' },
         user: { name: input.username },
@@ -298,6 +299,27 @@ export class AnalyzeRequestUseCase {
       });
       throw error;
     }
+  }
+
+  private followUpsFor(action: Action, source: FollowUpSource): FollowUpRequest[] {
+    const followUps = this.deps.followUps;
+    if (!followUps) return [];
+    if (action === ACTION_JIRA_TASK && followUps.kinds.has('jira-task')) {
+      return [
+        {
+          kind: 'jira-task',
+          payload: jiraTaskPayload({
+            ...source,
+            analysis: source.response,
+            exchangeUid: randomUUID(),
+          }),
+        },
+      ];
+    }
+    if (action === ACTION_ESCALATE && followUps.kinds.has('escalation') && followUps.escalationChatId) {
+      return [{ kind: 'escalation', payload: escalationPayload(source, followUps.escalationChatId) }];
+    }
+    return [];
   }
 
   private isAlive(conversation: OpenConversation): boolean {

@@ -1,5 +1,5 @@
 import type { Channel } from '@workemon/contracts';
-import type { JiraIssueRef, JiraPort, JiraTaskPayload } from './ports.js';
+import type { FollowUpHandler, JiraIssueRef, JiraPort, JiraTaskPayload } from './ports.js';
 
 export interface JiraTaskSource {
   channel: Channel;
@@ -52,8 +52,19 @@ function oneLine(text: string, max: number): string {
  * Files the issue once: a retry after an interrupted attempt (the issue created, the answer
  * lost) finds it by the exchange's label instead of filing a second one.
  */
-export class CreateJiraTaskUseCase {
+export class CreateJiraTaskUseCase implements FollowUpHandler {
+  readonly noun = 'jira issue';
+
   constructor(private readonly jira: JiraPort) {}
+
+  async run(payload: Record<string, unknown>, attempt: number) {
+    const { issue, existing } = await this.execute(payload as unknown as JiraTaskPayload, attempt === 1);
+    return {
+      result: { key: issue.key, url: issue.url },
+      outcome: existing ? ('found_existing' as const) : ('created' as const),
+      summary: `${issue.key} ${existing ? 'found (filed by an earlier attempt)' : 'created'}`,
+    };
+  }
 
   async execute(
     payload: JiraTaskPayload,

@@ -1,8 +1,13 @@
 import type { HealthCheckResult } from '@workemon/contracts';
 import type { Logger } from '@workemon/logger';
-import type { CreateJiraTaskUseCase } from './create-jira-task-use-case.js';
 import { JiraCallError } from './jira-call-error.js';
-import type { ClaimedFollowUp, FollowUpMetricsPort, FollowUpStorePort, JiraTaskPayload } from './ports.js';
+import type {
+  ClaimedFollowUp,
+  FollowUpHandler,
+  FollowUpKind,
+  FollowUpMetricsPort,
+  FollowUpStorePort,
+} from './ports.js';
 
 export interface FollowUpWorkerOptions {
   maxAttempts: number;
@@ -17,24 +22,30 @@ export interface FollowUpWorkerOptions {
 
 export interface FollowUpWorkerDeps {
   store: FollowUpStorePort;
-  createJiraTask: CreateJiraTaskUseCase;
+  handlers: Partial<Record<FollowUpKind, FollowUpHandler>>;
   metrics: FollowUpMetricsPort;
   logger: Logger;
   options: FollowUpWorkerOptions;
 }
 
 /**
- * Does the follow-ups stored with exchanges (today: Jira issues), outside the request path:
- * the person's answer never waits for Jira, and nothing is lost when Jira or this process is down.
+ * Does the follow-ups stored with exchanges (Jira issues, escalations to the support chat) outside
+ * the request path: the person's answer never waits for them, and nothing is lost when Jira, the
+ * communicator or this process is down.
  */
 export class FollowUpWorker {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = true;
-  private last: { ok: boolean; detail?: string } | undefined;
+  private readonly last = new Map<FollowUpKind, { ok: boolean; detail?: string }>();
 
   constructor(private readonly deps: FollowUpWorkerDeps) {}
+
+  /** The kinds this worker can do: the use case stores only those. */
+  get kinds(): ReadonlySet<FollowUpKind> {
+    return new Set(Object.keys(this.deps.handlers) as FollowUpKind[]);
+  }
 
   start(): void {
     this.stopped = false;
@@ -65,9 +76,11 @@ export class FollowUpWorker {
     await this.running;
   }
 
-  health(): HealthCheckResult {
-    if (!this.last || this.last.ok) return { status: 'ok' };
-    return { status: 'degraded', detail: this.last.detail ?? 'the last Jira call failed' };
+  /** Degraded while the last attempt of this kind failed (no network call: probes stay cheap). */
+  health(kind: FollowUpKind): HealthCheckResult {
+    const last = this.last.get(kind);
+    if (!last || last.ok) return { status: 'ok' };
+    return { status: 'degraded', detail: last.detail ?? 'the last attempt failed' };
   }
 
   private async drain(): Promise<void> {
@@ -90,37 +103,43 @@ export class FollowUpWorker {
   private async process(row: ClaimedFollowUp): Promise<void> {
     const { store, metrics, logger, options } = this.deps;
     const labels = { follow_up_id: String(row.id), request_id: String(row.requestId), kind: row.kind };
+    const handler = this.deps.handlers[row.kind];
+    if (!handler) {
+      // Stored by a replica configured differently: leave it for one that can do it.
+      await store.retryLater(row.id, `this replica cannot do '${row.kind}'`, options.maxRetryDelayMs);
+      return;
+    }
     try {
-      const { issue, existing } = await this.deps.createJiraTask.execute(
-        row.payload as unknown as JiraTaskPayload,
-        row.attempts === 1,
-      );
-      await store.markDone(row.id, { key: issue.key, url: issue.url });
-      metrics.outcome(row.kind, existing ? 'found_existing' : 'created');
-      this.last = { ok: true };
-      logger.info(`jira issue ${issue.key} ${existing ? 'found (filed by an earlier attempt)' : 'created'}`, {
-        event: { action: 'jira-task', outcome: 'success' },
-        labels: { ...labels, jira_issue: issue.key },
+      const done = await handler.run(row.payload, row.attempts);
+      await store.markDone(row.id, done.result);
+      metrics.outcome(row.kind, done.outcome);
+      this.last.set(row.kind, { ok: true });
+      logger.info(`${handler.noun}: ${done.summary}`, {
+        event: { action: row.kind, outcome: 'success' },
+        labels,
       });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       const retryable = error instanceof JiraCallError ? error.retryable : true;
-      this.last = { ok: false, detail: message };
+      this.last.set(row.kind, { ok: false, detail: message });
       if (retryable && row.attempts < options.maxAttempts) {
         const backoff = Math.min(options.maxRetryDelayMs, options.retryBaseMs * 2 ** (row.attempts - 1));
         const delay = error instanceof JiraCallError && error.retryAfterMs ? error.retryAfterMs : backoff;
         await store.retryLater(row.id, message, delay);
         metrics.outcome(row.kind, 'retry');
-        logger.warn(`jira issue not filed yet (attempt ${row.attempts}, next in ${delay} ms): ${message}`, {
-          event: { action: 'jira-task', outcome: 'unknown' },
-          labels,
-        });
+        logger.warn(
+          `${handler.noun} not done yet (attempt ${row.attempts}, next in ${delay} ms): ${message}`,
+          {
+            event: { action: row.kind, outcome: 'unknown' },
+            labels,
+          },
+        );
         return;
       }
       await store.markFailed(row.id, message);
       metrics.outcome(row.kind, 'failed');
-      logger.error(`jira issue could not be filed after ${row.attempts} attempt(s): ${message}`, {
-        event: { action: 'jira-task', outcome: 'failure' },
+      logger.error(`${handler.noun} could not be delivered after ${row.attempts} attempt(s): ${message}`, {
+        event: { action: row.kind, outcome: 'failure' },
         labels,
       });
     }

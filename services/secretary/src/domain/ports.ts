@@ -76,9 +76,29 @@ export type ConversationChange =
   | { kind: 'close'; id: string; status: 'resolved' | 'escalated' };
 
 /** Work stored with the exchange and done after it (see FollowUpWorker). */
-export interface FollowUpRequest {
-  kind: 'jira-task';
-  payload: JiraTaskPayload;
+export type FollowUpKind = 'jira-task' | 'escalation';
+
+export type FollowUpRequest =
+  { kind: 'jira-task'; payload: JiraTaskPayload } | { kind: 'escalation'; payload: EscalationPayload };
+
+export interface EscalationPayload {
+  chatId: string;
+  text: string;
+  idempotencyKey: string;
+}
+
+/** Does one kind of follow-up; throwing means "not done" (JiraCallError says whether to retry). */
+export interface FollowUpHandler {
+  /** For logs: "jira issue", "escalation". */
+  readonly noun: string;
+  run(
+    payload: Record<string, unknown>,
+    attempt: number,
+  ): Promise<{
+    result: Record<string, unknown>;
+    outcome: 'created' | 'found_existing' | 'sent';
+    summary: string;
+  }>;
 }
 
 export interface JiraTaskPayload {
@@ -161,7 +181,7 @@ export interface UserStorePort extends UserDirectoryPort {
 export interface ClaimedFollowUp {
   id: number;
   requestId: number;
-  kind: FollowUpRequest['kind'];
+  kind: FollowUpKind;
   payload: Record<string, unknown>;
   /** Including this one. */
   attempts: number;
@@ -188,5 +208,5 @@ export interface JiraPort {
 }
 
 export interface FollowUpMetricsPort {
-  outcome(kind: string, outcome: 'created' | 'found_existing' | 'retry' | 'failed'): void;
+  outcome(kind: string, outcome: 'created' | 'found_existing' | 'sent' | 'retry' | 'failed'): void;
 }

@@ -9,9 +9,8 @@ import { SystemAnalystClient } from '../../src/clients/system-analyst-client.js'
 import { type Config, configSchema } from '../../src/config.js';
 import { createDatabase, type DatabaseHandle } from '../../src/data/db.js';
 import { runMigrations } from '../../src/data/migrate.js';
-import { createEscalation } from '../../src/escalation.js';
 import type { FollowUpWorker, FollowUpWorkerOptions } from '../../src/domain/follow-up-worker.js';
-import { createJiraFollowUps } from '../../src/jira.js';
+import { createFollowUps } from '../../src/follow-ups.js';
 import type { Clock } from '../../src/domain/ports.js';
 import { analystAnswer, enoughContext, type FakeUpstream, startFakeUpstream } from './fake-upstream.js';
 
@@ -21,7 +20,7 @@ export interface RunningSecretary {
   logs: CapturedLines;
   metrics: ServiceMetrics;
   database: DatabaseHandle;
-  jiraTasks: FollowUpWorker | undefined;
+  followUpWorker: FollowUpWorker | undefined;
   /** Sends GET with query params (or POST with a JSON body) and returns status + parsed body. */
   analyze(params: Record<string, string>, options?: CallOptions): Promise<JsonResponse>;
   call(
@@ -78,14 +77,8 @@ export async function startSecretary(options: StartSecretaryOptions): Promise<Ru
   const upstream = { timeoutMs: config.UPSTREAM_TIMEOUT_MS, serviceToken: config.SERVICE_TOKEN, metrics };
   const guesser = new GuesserClient({ baseURL: config.GUESSER_URL, ...upstream });
   const analyst = new SystemAnalystClient({ baseURL: config.SYSTEM_ANALYST_URL, ...upstream });
-  const { escalation, close: closeEscalation } = createEscalation(config, upstream, logger);
-  const { worker: jiraTasks, close: closeJira } = createJiraFollowUps(
-    config,
-    database,
-    metrics,
-    logger,
-    options.followUps,
-  );
+  const followUps = createFollowUps(config, database, upstream, metrics, logger, options.followUps);
+
   const app = createApp({
     config,
     version: 'test',
@@ -94,13 +87,12 @@ export async function startSecretary(options: StartSecretaryOptions): Promise<Ru
     database,
     guesser,
     analyst,
-    ...(escalation ? { escalation } : {}),
-    ...(jiraTasks ? { jiraTasks } : {}),
+    followUps,
     ...(options.clock ? { clock: options.clock } : {}),
   });
   const server: Server = await listen(app, 0, '127.0.0.1');
   const url = `http://127.0.0.1:${boundPort(server)}`;
-  jiraTasks?.start();
+  followUps.worker?.start();
   const defaultToken = config.API_KEYS[0] ?? config.SERVICE_TOKEN;
 
   const call: RunningSecretary['call'] = async (path, opts = {}) => {
@@ -133,7 +125,7 @@ export async function startSecretary(options: StartSecretaryOptions): Promise<Ru
     logs,
     metrics,
     database,
-    jiraTasks,
+    followUpWorker: followUps.worker,
     call,
     analyze: (params, opts = {}) =>
       opts.post
@@ -142,8 +134,7 @@ export async function startSecretary(options: StartSecretaryOptions): Promise<Ru
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await closeEscalation();
-      await closeJira();
+      await followUps.close();
       guesser.close();
       analyst.close();
       await database.close();
