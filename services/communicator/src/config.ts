@@ -16,6 +16,17 @@ export const configSchema = z
     IMAP_PASSWORD: optionalText(),
     IMAP_MAILBOX: z.string().default('INBOX'),
     IMAP_POLL_INTERVAL_MS: positiveInt(30_000),
+    /**
+     * What the communicator takes from a mailbox it has no valid checkpoint for: on its first start
+     * (no checkpoint row) and after a UIDVALIDITY change (the old UIDs mean nothing any more).
+     *   unseen — only the mail without \Seen at that moment; the rest is checkpointed past (never
+     *            fetched, no ledger row). Mail nobody has read yet is answered; years of read mail are not.
+     *   all    — everything in the mailbox (a dedicated, fresh support mailbox).
+     *   none   — nothing already there: the checkpoint starts at the newest UID, only later mail counts.
+     * Afterwards every new UID is taken, read or not. After a UIDVALIDITY change the ledger's
+     * Message-ID dedupe additionally keeps mail that was recorded before from being answered again.
+     */
+    IMAP_FIRST_START: z.enum(['unseen', 'all', 'none']).default('unseen'),
     IMAP_TLS_REJECT_UNAUTHORIZED: booleanFlag(true),
 
     SMTP_HOST: z.string().default('smtp.yandex.ru'),

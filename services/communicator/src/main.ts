@@ -109,6 +109,7 @@ async function main(config: Config, logger: Logger): Promise<void> {
         },
         mailbox: config.IMAP_MAILBOX,
         pollIntervalMs: config.IMAP_POLL_INTERVAL_MS,
+        firstStart: config.IMAP_FIRST_START,
         maxRequestChars: config.MAX_REQUEST_CHARS,
         ownAddresses: [
           ...new Set(

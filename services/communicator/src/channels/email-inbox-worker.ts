@@ -8,12 +8,19 @@ import { parseInboundMail } from '../domain/parse-inbound-mail.js';
 import type { CommunicatorMetrics } from '../metrics.js';
 import { Wakeable } from './wakeable.js';
 
+export type FirstStartPolicy = 'unseen' | 'all' | 'none';
+
 export interface EmailInboxWorkerOptions {
   connection: ImapConnectionOptions;
   mailbox: string;
   pollIntervalMs: number;
   maxRequestChars: number;
   ownAddresses: string[];
+  /**
+   * What to take from the mailbox when there is no valid checkpoint (first start, or the
+   * UIDVALIDITY changed): `unseen` mail only, `all` of it, or `none` (only mail arriving later).
+   */
+  firstStart: FirstStartPolicy;
   /** Messages fetched per FETCH command (bounds memory with multi-megabyte mails). */
   fetchBatch?: number;
 }
@@ -26,6 +33,10 @@ const MAX_BACKOFF_MS = 60_000;
  * (never relying on \Seen, so a person reading the mailbox hides nothing),
  * records each message in the ledger, then advances the checkpoint. Wakes on
  * IDLE's EXISTS and polls every interval anyway; reconnects with backoff.
+ *
+ * Without a valid checkpoint (first start, UIDVALIDITY changed) the mail
+ * already in the mailbox is taken by the `firstStart` policy, and only then is
+ * the checkpoint set to the mailbox's highest UID: the one place \Seen counts.
  */
 export class EmailInboxWorker {
   private readonly wake = new Wakeable();
@@ -133,46 +144,26 @@ export class EmailInboxWorker {
   }
 
   private async pollOnce(client: ImapMailboxClient): Promise<void> {
-    const { ledger, checkpoints, metrics, logger, options } = this.deps;
+    const { checkpoints, metrics, logger, options } = this.deps;
     const started = performance.now();
     let outcome = 'success';
     try {
       const uidValidity = client.uidValidity;
       if (uidValidity === undefined) throw new Error('mailbox not selected');
       const checkpoint = await checkpoints.get(this.checkpointKey);
-      let lastUid = checkpoint?.lastUid ?? 0;
-      if (checkpoint && checkpoint.uidvalidity !== uidValidity) {
-        // UIDs of the old generation mean nothing now: rescan everything; the ledger's
-        // Message-ID/hash dedupe keeps already-answered mail from being answered again.
-        logger.warn(
-          `UIDVALIDITY changed ${checkpoint.uidvalidity} → ${uidValidity}: resyncing ${options.mailbox}`,
-        );
-        lastUid = 0;
-        await checkpoints.set(this.checkpointKey, { uidvalidity: uidValidity, lastUid: 0 });
-      }
-      const uids = await client.uidsAbove(lastUid);
-      // Large batches drain a backlog in a few round trips; the dispatcher is woken after each one.
-      const batch = options.fetchBatch ?? 100;
-      for (let i = 0; i < uids.length && !this.stopped; i += batch) {
-        const chunk = uids.slice(i, i + batch);
-        const messages = await client.fetchSources(chunk);
-        const rows: NewInboundRow[] = [];
-        for (const message of messages)
-          rows.push(await this.toLedgerRow(message.uid, message.source, uidValidity));
-        const inserted = await ledger.record(rows);
-        for (const row of inserted) {
-          const outcomeLabel = row.status === 'received' ? 'received' : row.status;
-          metrics.channelMessages.inc({ channel: 'email', outcome: outcomeLabel });
-          if (row.status === 'quarantined') metrics.quarantined.inc({ channel: 'email' });
-          if (row.status !== 'received') {
-            logger.info(`mail ${row.status}: ${row.lastError ?? ''}`, { 'communicator.inbound_id': row.id });
-          }
+      let lastUid: number | undefined = checkpoint?.lastUid;
+      if (!checkpoint || checkpoint.uidvalidity !== uidValidity) {
+        if (checkpoint) {
+          // UIDs of the old generation mean nothing now: the mailbox is taken again as on a first
+          // start, and the ledger's Message-ID/hash dedupe keeps recorded mail from being answered twice.
+          logger.warn(
+            `UIDVALIDITY changed ${checkpoint.uidvalidity} → ${uidValidity}: resyncing ${options.mailbox}`,
+          );
         }
-        // Checkpoint only after the ledger has the rows: a crash in between refetches, and dedupe absorbs it.
-        const highest = chunk.at(-1) ?? lastUid;
-        await checkpoints.set(this.checkpointKey, { uidvalidity: uidValidity, lastUid: highest });
-        if (inserted.length > 0) this.deps.onNewWork();
+        lastUid = await this.takeExistingMail(client, uidValidity, checkpoint ? 'resync' : 'first start');
+        if (lastUid === undefined) return; // stopping: the checkpoint stays as it was
       }
+      await this.ingest(client, await client.uidsAbove(lastUid ?? 0), uidValidity, true);
       this.lastPollAt = Date.now();
       metrics.imapLastPoll.set(this.lastPollAt / 1000);
     } catch (error) {
@@ -181,6 +172,79 @@ export class EmailInboxWorker {
     } finally {
       metrics.imapPollDuration.observe({ outcome }, (performance.now() - started) / 1000);
     }
+  }
+
+  /**
+   * Applies the `firstStart` policy to the mail in the mailbox now and returns the UID the
+   * checkpoint now stands at (undefined when stopped half-way). The checkpoint is written last:
+   * a crash before it repeats this step, and the ledger's dedupe absorbs what was recorded.
+   */
+  private async takeExistingMail(
+    client: ImapMailboxClient,
+    uidValidity: number,
+    reason: 'first start' | 'resync',
+  ): Promise<number | undefined> {
+    const { checkpoints, logger, options } = this.deps;
+    const policy = options.firstStart;
+    const existing = await client.allUids();
+    const top = existing.at(-1) ?? 0;
+    // `all` keeps the old path: everything above UID 0, checkpointed batch by batch.
+    const base = policy === 'all' ? 0 : top;
+    const taken = policy === 'unseen' ? await client.unseenUidsUpTo(top) : [];
+    logger.info(
+      `${reason} on ${options.mailbox} (IMAP_FIRST_START=${policy}): ` +
+        (policy === 'all'
+          ? `taking all ${existing.length} messages`
+          : `taking ${taken.length} ${policy === 'unseen' ? 'unseen ' : ''}of ${existing.length} messages, ` +
+            `the rest is passed over (checkpoint at UID ${top})`),
+      {
+        event: { action: 'imap-first-start', reason },
+        'communicator.imap_first_start': policy,
+        'communicator.imap_existing': existing.length,
+      },
+    );
+    if (!(await this.ingest(client, taken, uidValidity, false))) return undefined;
+    await checkpoints.set(this.checkpointKey, { uidvalidity: uidValidity, lastUid: base });
+    return base;
+  }
+
+  /**
+   * Fetches `uids` (ascending) in batches and records them in the ledger, waking the dispatcher
+   * after each batch. With `advanceCheckpoint` the checkpoint follows each batch (only valid when
+   * `uids` are every UID above the checkpoint). Returns false when stopped before the end.
+   */
+  private async ingest(
+    client: ImapMailboxClient,
+    uids: number[],
+    uidValidity: number,
+    advanceCheckpoint: boolean,
+  ): Promise<boolean> {
+    const { ledger, checkpoints, metrics, logger, options } = this.deps;
+    // Large batches drain a backlog in a few round trips; the dispatcher is woken after each one.
+    const batch = options.fetchBatch ?? 100;
+    for (let i = 0; i < uids.length; i += batch) {
+      if (this.stopped) return false;
+      const chunk = uids.slice(i, i + batch);
+      const messages = await client.fetchSources(chunk);
+      const rows: NewInboundRow[] = [];
+      for (const message of messages)
+        rows.push(await this.toLedgerRow(message.uid, message.source, uidValidity));
+      const inserted = await ledger.record(rows);
+      for (const row of inserted) {
+        const outcomeLabel = row.status === 'received' ? 'received' : row.status;
+        metrics.channelMessages.inc({ channel: 'email', outcome: outcomeLabel });
+        if (row.status === 'quarantined') metrics.quarantined.inc({ channel: 'email' });
+        if (row.status !== 'received') {
+          logger.info(`mail ${row.status}: ${row.lastError ?? ''}`, { 'communicator.inbound_id': row.id });
+        }
+      }
+      // Checkpoint only after the ledger has the rows: a crash in between refetches, and dedupe absorbs it.
+      const highest = chunk.at(-1);
+      if (advanceCheckpoint && highest !== undefined)
+        await checkpoints.set(this.checkpointKey, { uidvalidity: uidValidity, lastUid: highest });
+      if (inserted.length > 0) this.deps.onNewWork();
+    }
+    return true;
   }
 
   private async toLedgerRow(uid: number, source: Buffer, uidvalidity: number): Promise<NewInboundRow> {

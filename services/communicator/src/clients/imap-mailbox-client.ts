@@ -72,6 +72,19 @@ export class ImapMailboxClient {
     return (found || []).filter((uid) => uid > lastUid).sort((a, b) => a - b);
   }
 
+  /** All UIDs in the mailbox now, ascending (one SEARCH; only numbers cross the wire). */
+  async allUids(): Promise<number[]> {
+    const found = await this.client.search({ all: true }, { uid: true });
+    return (found || []).sort((a, b) => a - b);
+  }
+
+  /** UIDs up to and including `maxUid` that have no \Seen flag, ascending. */
+  async unseenUidsUpTo(maxUid: number): Promise<number[]> {
+    if (maxUid < 1) return [];
+    const found = await this.client.search({ seen: false, uid: `1:${maxUid}` }, { uid: true });
+    return (found || []).filter((uid) => uid <= maxUid).sort((a, b) => a - b);
+  }
+
   async fetchSources(uids: number[]): Promise<FetchedMessage[]> {
     if (uids.length === 0) return [];
     const messages = await this.client.fetchAll(uids.join(','), { uid: true, source: true }, { uid: true });
