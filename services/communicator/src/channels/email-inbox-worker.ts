@@ -4,6 +4,7 @@ import { type ImapConnectionOptions, ImapMailboxClient } from '../clients/imap-m
 import type { CheckpointRepository } from '../data/checkpoint-repository.js';
 import type { InboundLedgerRepository } from '../data/inbound-ledger-repository.js';
 import type { NewInboundRow } from '../data/schema.js';
+import { fetchBatches } from '../domain/fetch-batches.js';
 import { parseInboundMail } from '../domain/parse-inbound-mail.js';
 import type { CommunicatorMetrics } from '../metrics.js';
 import { Wakeable } from './wakeable.js';
@@ -21,8 +22,10 @@ export interface EmailInboxWorkerOptions {
    * UIDVALIDITY changed): `unseen` mail only, `all` of it, or `none` (only mail arriving later).
    */
   firstStart: FirstStartPolicy;
-  /** Messages fetched per FETCH command (bounds memory with multi-megabyte mails). */
+  /** At most this many messages per FETCH command… */
   fetchBatch?: number;
+  /** …and at most this many bytes (RFC822.SIZE), so a backlog of large mail is never all in memory. */
+  fetchBatchBytes?: number;
 }
 
 const MIN_BACKOFF_MS = 1_000;
@@ -221,10 +224,13 @@ export class EmailInboxWorker {
   ): Promise<boolean> {
     const { ledger, checkpoints, metrics, logger, options } = this.deps;
     // Large batches drain a backlog in a few round trips; the dispatcher is woken after each one.
-    const batch = options.fetchBatch ?? 100;
-    for (let i = 0; i < uids.length; i += batch) {
+    const sizes = uids.length > 0 ? await client.sizes(uids) : new Map<number, number>();
+    const batches = fetchBatches(uids, sizes, {
+      maxCount: options.fetchBatch ?? 100,
+      maxBytes: options.fetchBatchBytes ?? 32 * 1024 * 1024,
+    });
+    for (const chunk of batches) {
       if (this.stopped) return false;
-      const chunk = uids.slice(i, i + batch);
       const messages = await client.fetchSources(chunk);
       const rows: NewInboundRow[] = [];
       for (const message of messages)

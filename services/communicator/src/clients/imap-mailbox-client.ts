@@ -85,6 +85,13 @@ export class ImapMailboxClient {
     return (found || []).filter((uid) => uid <= maxUid).sort((a, b) => a - b);
   }
 
+  /** RFC822.SIZE per UID: lets the caller size its FETCH batches in bytes before downloading anything. */
+  async sizes(uids: number[]): Promise<Map<number, number>> {
+    if (uids.length === 0) return new Map();
+    const messages = await this.client.fetchAll(uids.join(','), { uid: true, size: true }, { uid: true });
+    return new Map(messages.map((m) => [m.uid, m.size ?? 0]));
+  }
+
   async fetchSources(uids: number[]): Promise<FetchedMessage[]> {
     if (uids.length === 0) return [];
     const messages = await this.client.fetchAll(uids.join(','), { uid: true, source: true }, { uid: true });
