@@ -10,7 +10,7 @@ import { UserRepository } from './data/user-repository.js';
 import { AnalyzeRequestUseCase } from './domain/analyze-request-use-case.js';
 import { ListHistoryUseCase } from './domain/list-history-use-case.js';
 import type { FollowUps } from './follow-ups.js';
-import type { Clock } from './domain/ports.js';
+import type { Clock, FollowUpKind } from './domain/ports.js';
 import { UserDirectoryUseCases } from './domain/user-directory-use-cases.js';
 import type { GuesserClient } from './clients/guesser-client.js';
 import type { SystemAnalystClient } from './clients/system-analyst-client.js';
@@ -90,20 +90,17 @@ export function createApp(deps: AppDeps): Express {
       },
     })
     .register({ name: 'guesser', run: () => deps.guesser.health() })
-    .register({ name: 'system-analyst', run: () => deps.analyst.health() })
-    .register({
-      name: 'jira',
+    .register({ name: 'system-analyst', run: () => deps.analyst.health() });
+  // One check per follow-up kind: disabled until configured, degraded while its last attempt failed.
+  const followUpChecks: [string, FollowUpKind, string][] = [
+    ['jira', 'jira-task', 'JIRA_BASE_URL is not set'],
+    ['escalation', 'escalation', 'ESCALATION_TELEGRAM_CHAT_ID is not set'],
+  ];
+  for (const [name, kind, unset] of followUpChecks)
+    health.register({
+      name,
       run: () =>
-        followUpWorker?.kinds.has('jira-task')
-          ? followUpWorker.health('jira-task')
-          : { status: 'disabled', detail: 'JIRA_BASE_URL is not set' },
-    })
-    .register({
-      name: 'escalation',
-      run: () =>
-        followUpWorker?.kinds.has('escalation')
-          ? followUpWorker.health('escalation')
-          : { status: 'disabled', detail: 'ESCALATION_TELEGRAM_CHAT_ID is not set' },
+        followUpWorker?.kinds.has(kind) ? followUpWorker.health(kind) : { status: 'disabled', detail: unset },
     });
 
   const routes = Router();
