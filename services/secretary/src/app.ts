@@ -74,6 +74,7 @@ export function createApp(deps: AppDeps): Express {
             ...(deps.followUps?.escalationChatId
               ? { escalationChatId: deps.followUps.escalationChatId }
               : {}),
+            ...(deps.followUps?.departmentLists ? { departmentLists: deps.followUps.departmentLists } : {}),
           },
         }
       : {}),
@@ -95,6 +96,7 @@ export function createApp(deps: AppDeps): Express {
   const followUpChecks: [string, FollowUpKind, string][] = [
     ['jira', 'jira-task', 'JIRA_BASE_URL is not set'],
     ['escalation', 'escalation', 'ESCALATION_TELEGRAM_CHAT_ID is not set'],
+    ['department-mail', 'department-mail', 'DEPARTMENT_MAILING_LISTS is not set'],
   ];
   for (const [name, kind, unset] of followUpChecks)
     health.register({

@@ -32,6 +32,27 @@ export const configSchema = z
       .optional(),
     JIRA_ISSUE_TYPE: z.string().trim().min(1).default('Task'),
     JIRA_TIMEOUT_MS: positiveInt(10_000),
+    /**
+     * `написать в рассылку департамента`: the department's mailing list, as JSON
+     * {"Финансы": "finance@corp.example", …}; the request is mailed there through the communicator.
+     */
+    DEPARTMENT_MAILING_LISTS: z
+      .string()
+      .optional()
+      .transform((value, ctx) => {
+        if (!value) return {};
+        try {
+          return JSON.parse(value) as unknown;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be a JSON object {"department": "list@address"}' });
+          return z.NEVER;
+        }
+      })
+      .pipe(
+        z.record(z.string().min(1), z.email({ error: 'must map each department to an e-mail address' }), {
+          error: 'must be a JSON object {"department": "list@address"}',
+        }),
+      ),
   })
   .superRefine((config, ctx) => {
     // Half a Jira configuration is a mistake worth stopping for: name what is missing.

@@ -26,6 +26,7 @@ export function createFollowUpMetrics(
         const counts = await pendingCounts();
         this.set({ kind: 'jira-task' }, 0);
         this.set({ kind: 'escalation' }, 0);
+        this.set({ kind: 'department-mail' }, 0);
         for (const [kind, count] of Object.entries(counts)) this.set({ kind }, count);
       } catch {
         // database down: the series is absent for this scrape, /health says why
@@ -34,6 +35,7 @@ export function createFollowUpMetrics(
   });
   for (const outcome of ['created', 'found_existing', 'retry', 'failed'])
     counter.inc({ kind: 'jira-task', outcome }, 0);
-  for (const outcome of ['sent', 'retry', 'failed']) counter.inc({ kind: 'escalation', outcome }, 0);
+  for (const kind of ['escalation', 'department-mail'])
+    for (const outcome of ['sent', 'retry', 'failed']) counter.inc({ kind, outcome }, 0);
   return { outcome: (kind, outcome) => counter.inc({ kind, outcome }) };
 }

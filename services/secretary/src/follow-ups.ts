@@ -8,7 +8,7 @@ import type { DatabaseHandle } from './data/db.js';
 import { FollowUpRepository } from './data/follow-up-repository.js';
 import { CreateJiraTaskUseCase } from './domain/create-jira-task-use-case.js';
 import { FollowUpWorker, type FollowUpWorkerOptions } from './domain/follow-up-worker.js';
-import { NotifyEscalationHandler } from './domain/notify-escalation.js';
+import { NotifyDepartmentHandler, NotifyEscalationHandler } from './domain/notify-escalation.js';
 import type { FollowUpHandler, FollowUpKind } from './domain/ports.js';
 import { createFollowUpMetrics } from './follow-up-metrics.js';
 
@@ -22,6 +22,7 @@ export type FollowUpConfig = Pick<
   | 'JIRA_ISSUE_TYPE'
   | 'JIRA_TIMEOUT_MS'
   | 'ESCALATION_TELEGRAM_CHAT_ID'
+  | 'DEPARTMENT_MAILING_LISTS'
   | 'COMMUNICATOR_URL'
 >;
 
@@ -38,6 +39,8 @@ export interface FollowUps {
   worker?: FollowUpWorker;
   /** The support team's Telegram chat for escalations, when configured. */
   escalationChatId?: string;
+  /** department → mailing list, when configured. */
+  departmentLists?: Readonly<Record<string, string>>;
   close: () => Promise<void>;
 }
 
@@ -73,9 +76,13 @@ export function createFollowUps(
     handlers['jira-task'] = new CreateJiraTaskUseCase(jira);
     closers.push(() => jira.close());
   }
-  if (config.ESCALATION_TELEGRAM_CHAT_ID) {
+  const departmentLists = config.DEPARTMENT_MAILING_LISTS;
+  const mailsDepartments = Object.keys(departmentLists).length > 0;
+  if (config.ESCALATION_TELEGRAM_CHAT_ID || mailsDepartments) {
+    // Both go out through the communicator's POST /send.
     const communicator = new CommunicatorClient({ baseURL: config.COMMUNICATOR_URL, ...upstream });
-    handlers.escalation = new NotifyEscalationHandler(communicator);
+    if (config.ESCALATION_TELEGRAM_CHAT_ID) handlers.escalation = new NotifyEscalationHandler(communicator);
+    if (mailsDepartments) handlers['department-mail'] = new NotifyDepartmentHandler(communicator);
     closers.push(() => communicator.close());
   }
   if (Object.keys(handlers).length === 0) return { close: async () => {} };
@@ -90,6 +97,7 @@ export function createFollowUps(
   return {
     worker,
     ...(config.ESCALATION_TELEGRAM_CHAT_ID ? { escalationChatId: config.ESCALATION_TELEGRAM_CHAT_ID } : {}),
+    ...(mailsDepartments ? { departmentLists } : {}),
     close: async () => {
       await worker.stop();
       for (const close of closers) close();

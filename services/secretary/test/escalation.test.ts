@@ -34,6 +34,7 @@ describe('secretary escalations reach the support chat through the communicator'
         COMMUNICATOR_URL: communicator.url,
         ESCALATION_TELEGRAM_CHAT_ID: '-100777',
         MAX_CLARIFICATIONS: '1',
+        DEPARTMENT_MAILING_LISTS: JSON.stringify({ Финансы: 'finance-list@corp.example' }),
       },
       followUps: {
         maxAttempts: 3,
@@ -119,5 +120,50 @@ describe('secretary escalations reach the support chat through the communicator'
     expect(sends()).toHaveLength(3);
     const health = await secretary.call('/health');
     expect(health.body.checks).toMatchObject({ escalation: { status: 'degraded' } });
+  });
+
+  it('when the analyst proposes "написать в рассылку департамента" for a known department, then its list gets one mail, also when replayed', async () => {
+    analyst.setDefault(() =>
+      analystAnswer('Касается всего департамента', 'написать в рассылку департамента'),
+    );
+    const username = uniqueUsername('dept');
+    await secretary.call('/users', {
+      method: 'PUT',
+      body: { username, display_name: 'Анна Петрова', department: 'Финансы', position: 'аналитик' },
+    });
+    const params = {
+      channel: 'email',
+      username,
+      request: 'Отчёт по расходам задваивает проводки\nс 1 числа',
+      message_id: uniqueMessageId(),
+    };
+    const first = await secretary.analyze(params);
+    expect(first.body.action).toBe('написать в рассылку департамента');
+    await waitFor(() => sends().length === 1, 5_000);
+    expect(sends()[0]!.body).toMatchObject({
+      channel: 'email',
+      to: 'finance-list@corp.example',
+      subject: 'Обращение Анна Петрова: Отчёт по расходам задваивает проводки',
+      idempotency_key: `department-mail:email:${params.message_id}`,
+    });
+    expect(String(sends()[0]!.body.text)).toContain('Касается всего департамента');
+    expect((await secretary.analyze(params)).body.replayed).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sends()).toHaveLength(1);
+  });
+
+  it('when the department has no mailing list, then the person is answered, nothing is sent and the gap is logged', async () => {
+    analyst.setDefault(() => analystAnswer('Касается департамента', 'написать в рассылку департамента'));
+    const username = uniqueUsername('nodept');
+    const res = await secretary.analyze({ channel: 'tg', username, request: 'Вопрос для всех' });
+    expect(res.status).toBe(200);
+    expect(res.body.action).toBe('написать в рассылку департамента');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sends()).toHaveLength(0);
+    expect(
+      secretary.logs
+        .records()
+        .some((r) => String(r.message).includes("no mailing list for department 'unknown'")),
+    ).toBe(true);
   });
 });

@@ -253,6 +253,21 @@ describe('Jira failures that a retry cannot fix, and durability across a restart
   });
 });
 
+describe('DEPARTMENT_MAILING_LISTS', () => {
+  it('when it is not a JSON object of e-mail addresses, then the configuration error names it', () => {
+    const load = (value: string) =>
+      loadConfig(configSchema, {
+        DATABASE_URL: 'postgres://127.0.0.1/test',
+        DEPARTMENT_MAILING_LISTS: value,
+      });
+    expect(() => load('Финансы=finance@corp.example')).toThrow(/DEPARTMENT_MAILING_LISTS/);
+    expect(() => load('{"Финансы": "not-an-address"}')).toThrow(/DEPARTMENT_MAILING_LISTS/);
+    expect(load('{"Финансы": "finance@corp.example"}').DEPARTMENT_MAILING_LISTS).toEqual({
+      Финансы: 'finance@corp.example',
+    });
+  });
+});
+
 /** The fake on a fixed port (the one the first secretary was told about). */
 async function startFakeJiraOn(port: number): Promise<FakeJira> {
   return startFakeJira({ user: JIRA_USER, apiToken: JIRA_TOKEN, port });

@@ -1,6 +1,7 @@
 import { ACTION_REPLY_EMAIL, ACTION_REPLY_MESSAGE, type Action, type Channel } from '@workemon/contracts';
 
 export const ACTION_JIRA_TASK: Action = 'создать jira-task';
+export const ACTION_DEPARTMENT_MAIL: Action = 'написать в рассылку департамента';
 
 /** How the request is answered when nobody proposes anything better. */
 export function channelDefaultAction(channel: Channel): Action {
@@ -10,7 +11,7 @@ export function channelDefaultAction(channel: Channel): Action {
 /** Actions the analyst may choose besides the channel's reply; `уточнить` is never one (the guesser owns it). */
 const ANALYST_ACTIONS: ReadonlySet<Action> = new Set<Action>([
   ACTION_JIRA_TASK,
-  'написать в рассылку департамента',
+  ACTION_DEPARTMENT_MAIL,
   'написать в telegram сотруднику',
 ]);
 

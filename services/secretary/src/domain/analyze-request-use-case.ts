@@ -11,10 +11,10 @@ import {
 } from '@workemon/contracts';
 import { AppError } from '@workemon/errors';
 import { type Logger, truncateForLog } from '@workemon/logger';
-import { ACTION_JIRA_TASK, chooseAction } from './action-policy.js';
+import { ACTION_DEPARTMENT_MAIL, ACTION_JIRA_TASK, chooseAction } from './action-policy.js';
 import { jiraTaskPayload } from './create-jira-task-use-case.js';
 import { KeyedSerializer } from './keyed-serializer.js';
-import { escalationPayload } from './notify-escalation.js';
+import { departmentMailPayload, escalationPayload } from './notify-escalation.js';
 import { ESCALATION_RESPONSE, threadWithAnswer, threadWithQuestion } from './clarification-thread.js';
 import type {
   AnalysisMetricsPort,
@@ -59,6 +59,8 @@ export interface AnalyzeRequestDeps {
   followUps?: {
     kinds: ReadonlySet<FollowUpKind>;
     escalationChatId?: string;
+    /** department → mailing list address */
+    departmentLists?: Readonly<Record<string, string>>;
     kick(): void;
   };
   clock?: Clock;
@@ -318,6 +320,21 @@ export class AnalyzeRequestUseCase {
     }
     if (action === ACTION_ESCALATE && followUps.kinds.has('escalation') && followUps.escalationChatId) {
       return [{ kind: 'escalation', payload: escalationPayload(source, followUps.escalationChatId) }];
+    }
+    if (action === ACTION_DEPARTMENT_MAIL && followUps.kinds.has('department-mail')) {
+      const list = followUps.departmentLists?.[source.department];
+      if (list) {
+        return [
+          {
+            kind: 'department-mail',
+            payload: departmentMailPayload({ ...source, analysis: source.response }, list),
+          },
+        ];
+      }
+      this.deps.logger.warn(`no mailing list for department '${source.department}': nothing is sent`, {
+        event: { action: 'department-mail', outcome: 'failure' },
+        user: { name: source.username },
+      });
     }
     return [];
   }

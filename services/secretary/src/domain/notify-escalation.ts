@@ -1,6 +1,6 @@
 import type { Channel } from '@workemon/contracts';
 import { truncateForLog } from '@workemon/logger';
-import type { EscalationPayload, FollowUpHandler, NotifierPort } from './ports.js';
+import type { DepartmentMailPayload, EscalationPayload, FollowUpHandler, NotifierPort } from './ports.js';
 
 export interface EscalationNotice {
   channel: Channel;
@@ -38,5 +38,47 @@ export class NotifyEscalationHandler implements FollowUpHandler {
       idempotency_key: p.idempotencyKey,
     });
     return { result: { ...sent }, outcome: 'sent' as const, summary: 'sent to the support chat' };
+  }
+}
+
+/** `написать в рассылку департамента`: the request and its analysis, mailed to the department's list. */
+export function departmentMailPayload(
+  notice: EscalationNotice & { department: string; analysis: string },
+  to: string,
+): DepartmentMailPayload {
+  const firstLine = notice.request.split(/\r?\n/).find((l) => l.trim() !== '') ?? notice.request;
+  const subject = `Обращение ${notice.displayName}: ${firstLine.replace(/\s+/g, ' ').trim()}`;
+  return {
+    to,
+    subject: subject.length > 200 ? `${subject.slice(0, 199)}…` : subject,
+    text: [
+      `${notice.displayName} (${notice.username}), департамент «${notice.department}», канал ${notice.channel}.`,
+      '',
+      'Запрос:',
+      truncateForLog(notice.request, 10_000),
+      '',
+      'Анализ:',
+      notice.analysis,
+    ].join('\n'),
+    idempotencyKey: `department-mail:${notice.channel}:${notice.exchangeKey}`,
+  };
+}
+
+/** Mails the department's list through the communicator (deduped there by idempotency_key). */
+export class NotifyDepartmentHandler implements FollowUpHandler {
+  readonly noun = 'department mail';
+
+  constructor(private readonly notifier: NotifierPort) {}
+
+  async run(payload: Record<string, unknown>) {
+    const p = payload as unknown as DepartmentMailPayload;
+    const sent = await this.notifier.send({
+      channel: 'email',
+      to: p.to,
+      subject: p.subject,
+      text: p.text,
+      idempotency_key: p.idempotencyKey,
+    });
+    return { result: { ...sent }, outcome: 'sent' as const, summary: `sent to ${p.to}` };
   }
 }

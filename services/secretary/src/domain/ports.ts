@@ -76,10 +76,19 @@ export type ConversationChange =
   | { kind: 'close'; id: string; status: 'resolved' | 'escalated' };
 
 /** Work stored with the exchange and done after it (see FollowUpWorker). */
-export type FollowUpKind = 'jira-task' | 'escalation';
+export type FollowUpKind = 'jira-task' | 'escalation' | 'department-mail';
 
 export type FollowUpRequest =
-  { kind: 'jira-task'; payload: JiraTaskPayload } | { kind: 'escalation'; payload: EscalationPayload };
+  | { kind: 'jira-task'; payload: JiraTaskPayload }
+  | { kind: 'escalation'; payload: EscalationPayload }
+  | { kind: 'department-mail'; payload: DepartmentMailPayload };
+
+export interface DepartmentMailPayload {
+  to: string;
+  subject: string;
+  text: string;
+  idempotencyKey: string;
+}
 
 export interface EscalationPayload {
   chatId: string;
