@@ -70,10 +70,22 @@ export class FollowUpWorker {
     });
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops taking rows and waits for the one in hand, at most `graceMs`: a call still hanging after
+   * that is abandoned with its lease, and whoever takes the row next checks whether it got done.
+   */
+  async stop(graceMs = 3_000): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    await this.running;
+    if (!this.running) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.running,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   /** Degraded while the last attempt of this kind failed (no network call: probes stay cheap). */
