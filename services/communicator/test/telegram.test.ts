@@ -39,6 +39,8 @@ describe('telegram: fake Bot API → communicator → secretary → sendMessage'
       createTestDatabase('wm_comm_tg'),
     ]);
     migrate(db.url);
+    // A Bot API peer that refuses deleteWebhook must not keep polling from starting.
+    tg.failNext('deleteWebhook', 1, 404);
     communicator = await startCommunicator(env());
   }, 60_000);
 
@@ -48,7 +50,7 @@ describe('telegram: fake Bot API → communicator → secretary → sendMessage'
     await db?.drop();
   });
 
-  it('answers a private message (typing… first) and keys the user as tg:<id>', async () => {
+  it('answers a private message (typing… first) and keys the user as tg:<id>, although deleteWebhook failed', async () => {
     const update = tg.pushUpdate('Нужен отчёт по продажам');
     await waitFor(() => tg.sent.length >= 1, 10_000);
     expect(tg.sent[0]).toMatchObject({ chat_id: '1001', reply_to_message_id: update.message?.message_id });
@@ -60,6 +62,7 @@ describe('telegram: fake Bot API → communicator → secretary → sendMessage'
       message_id: `1001:${update.message?.message_id}`,
     });
     expect((await communicator.health()).checks.telegram).toMatchObject({ status: 'ok' });
+    expect(tg.calls.filter((c) => c.method === 'deleteWebhook')).toHaveLength(1);
   });
 
   it('/start and /help answer without the secretary', async () => {

@@ -116,6 +116,8 @@ export class TelegramPoller {
 
   private async run(): Promise<void> {
     const { logger } = this.deps;
+    // Grows while polling cannot start (a revoked token answers getMe with 401 forever).
+    let restartDelay = 1_000;
     while (!this.stopped) {
       let leader = false;
       try {
@@ -131,14 +133,18 @@ export class TelegramPoller {
       }
       this.role = 'leader';
       logger.info('telegram poller lock acquired: this replica polls');
+      let wait = 1_000;
       try {
         await this.pollWhileLeader();
+        restartDelay = 1_000;
       } catch (error) {
         this.lastError = (error as Error).message;
-        logger.warn(`telegram polling stopped: ${this.lastError}`);
+        wait = restartDelay;
+        restartDelay = Math.min(restartDelay * 2, 60_000);
+        logger.warn(`telegram polling stopped, restarting in ${wait} ms: ${this.lastError}`);
       }
       await this.releaseLock();
-      if (!this.stopped) await this.wakeable.sleep(1_000, () => this.stopped);
+      if (!this.stopped) await this.wakeable.sleep(wait, () => this.stopped);
     }
   }
 
@@ -175,7 +181,11 @@ export class TelegramPoller {
   private async pollWhileLeader(): Promise<void> {
     const { bot, checkpoints, logger } = this.deps;
     await bot.getMe();
-    await bot.deleteWebhook();
+    // Best effort: a webhook left behind makes getUpdates fail with 409, which is logged below and
+    // retried; a Bot API peer without deleteWebhook must not keep the poller from starting.
+    await bot.deleteWebhook().catch((error: unknown) => {
+      logger.warn(`deleteWebhook failed, polling anyway: ${(error as Error).message}`);
+    });
     const checkpoint = await checkpoints.get(this.checkpointKey);
     let offset = checkpoint ? checkpoint.lastUid + 1 : 0;
     let backoff = 1_000;
