@@ -262,11 +262,16 @@ function mapOpenAiError(error: unknown, timeoutMs: number): AppError {
   return AppError.badGateway(`LLM returned an unreadable response: ${(error as Error).message}`, error);
 }
 
-/** Accepts a bare JSON object, or one wrapped in a code fence or surrounded by prose. */
+/**
+ * Accepts a bare JSON object, or one wrapped in a code fence or surrounded by prose. Reasoning
+ * models served by Ollama/llama.cpp (DeepSeek-R1, QwQ, Qwen3) put a <think>…</think> block first:
+ * it is dropped, since its drafts may hold braces of their own.
+ */
 export function parseJsonVerdict<S extends z.ZodType>(
-  content: string,
+  raw: string,
   schema: S,
 ): { ok: true; value: z.output<S> } | { ok: false; problem: string } {
+  const content = raw.replace(/<think>[\s\S]*?(<\/think>|$)/gi, '');
   if (!content.trim()) return { ok: false, problem: 'empty answer' };
   const candidates = [content.trim()];
   const fenced = /```(?:json)?\s*([\s\S]*?)```/i.exec(content);
