@@ -53,6 +53,17 @@ export class InboundLedgerRepository {
           inArray(inbound.status, OPEN_STATUSES),
           lte(inbound.nextAttemptAt, sql`now()`),
           or(isNull(inbound.leaseUntil), lte(inbound.leaseUntil, sql`now()`)),
+          // One person's messages reach the secretary one at a time, in arrival order, across
+          // replicas: a quick second message is then read as the answer to the first one's
+          // question. Only an earlier message being handled now, or due now, holds a later one
+          // back; one waiting out a retry backoff does not block the sender's others.
+          sql`not (${inbound.status} in ('received', 'processing') and exists (
+            select 1 from ${inbound} as earlier
+            where earlier.channel = ${inbound.channel} and earlier.username = ${inbound.username}
+              and earlier.id < ${inbound.id} and earlier.status in ('received', 'processing')
+              and (earlier.lease_until > now()
+                or (earlier.next_attempt_at <= now()
+                  and (earlier.lease_until is null or earlier.lease_until <= now())))))`,
         ),
       )
       .orderBy(asc(inbound.nextAttemptAt), asc(inbound.id))
