@@ -100,6 +100,30 @@ describe('mail corpus: every fixture has its expected outcome', () => {
     expect(mail.text).toMatch(/текст обрезан: показано \d+ из \d+ символов/);
   });
 
+  const headersOnly = (extra: string) =>
+    Buffer.from(
+      `From: Client <client@example.test>\r\n${extra}Subject: q\r\nMessage-ID: <rt-${Math.random()}@x>\r\n` +
+        `Content-Type: text/plain; charset=utf-8\r\n\r\nВопрос по отчёту\r\n`,
+    );
+
+  it('when Reply-To names another mailbox, then the answer goes there; when it is ours or broken, then to From', async () => {
+    expect((await parse(headersOnly('Reply-To: Team <team@example.test>\r\n'))).replyTo).toBe(
+      'team@example.test',
+    );
+    expect((await parse(headersOnly('Reply-To: support@example.test\r\n'))).replyTo).toBe(
+      'client@example.test',
+    );
+    expect((await parse(headersOnly('Reply-To: not an address\r\n'))).replyTo).toBe('client@example.test');
+    expect((await parse(headersOnly(''))).replyTo).toBe('client@example.test');
+  });
+
+  it('when the sender asks for no automatic answers (X-Auto-Response-Suppress: All), then the mail is skipped', async () => {
+    const suppressed = await parse(headersOnly('X-Auto-Response-Suppress: All\r\n'));
+    expect(suppressed.verdict).toMatchObject({ kind: 'skip', reason: expect.stringMatching(/suppressed/) });
+    const oofOnly = await parse(headersOnly('X-Auto-Response-Suppress: OOF\r\n'));
+    expect(oofOnly.verdict.kind).toBe('process');
+  });
+
   it('same raw message without Message-ID hashes to the same ledger key', async () => {
     const a = await parse(fixture('no-message-id.eml'));
     const b = await parse(fixture('no-message-id.eml'));

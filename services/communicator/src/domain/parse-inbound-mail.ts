@@ -110,7 +110,12 @@ export async function parseInboundMail(
   }
   const header = (name: string) => rawHeaders.get(name) ?? headerText(parsed.headers.get(name));
   const sender = firstAddress(parsed.from);
-  const replyTo = firstAddress(parsed.replyTo) || sender;
+  // Reply-To wins (lists, shared mailboxes), unless it is unusable or points back at us: then From.
+  const declaredReplyTo = firstAddress(parsed.replyTo);
+  const replyTo =
+    declaredReplyTo && EMAIL.test(declaredReplyTo) && !options.ownAddresses.includes(declaredReplyTo)
+      ? declaredReplyTo
+      : sender;
   const messageId = parsed.messageId?.trim() || undefined;
   const references = (
     Array.isArray(parsed.references) ? parsed.references : parsed.references ? [parsed.references] : []
