@@ -72,6 +72,8 @@ describe('secretary escalations reach the support chat through the communicator'
     await waitFor(() => sends().length === 1, 5_000);
     const [send] = sends();
     expect(send!.headers.authorization).toBe(`Bearer ${TOKEN}`);
+    // The notice is sent later by the worker, still under the exchange's request id.
+    expect(send!.headers['x-request-id']).toBe(first.body.request_id);
     expect(send!.body).toMatchObject({
       channel: 'tg',
       to: '-100777',

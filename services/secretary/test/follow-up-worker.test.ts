@@ -19,7 +19,7 @@ function memoryStore(rows: { id: number; kind: ClaimedFollowUp['kind'] }[]) {
       return due.slice(0, limit).map((r) => {
         r.attempts += 1;
         r.leased = true;
-        return { id: r.id, requestId: r.id, kind: r.kind, payload: {}, attempts: r.attempts };
+        return { id: r.id, requestId: r.id, kind: r.kind, payload: {}, attempts: r.attempts, traceId: null };
       });
     },
     markDone: async (id) => {

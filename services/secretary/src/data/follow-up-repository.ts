@@ -1,7 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { ClaimedFollowUp, FollowUpStorePort } from '../domain/ports.js';
 import type { Database } from './db.js';
-import { followUps } from './schema.js';
+import { followUps, requests } from './schema.js';
 
 interface ClaimedRow extends Record<string, unknown> {
   id: string | number;
@@ -9,6 +9,7 @@ interface ClaimedRow extends Record<string, unknown> {
   kind: string;
   payload: Record<string, unknown>;
   attempts: number;
+  trace_id: string | null;
 }
 
 /** secretary.follow_ups: leased with SKIP LOCKED, so replicas share the queue without doing a row twice. */
@@ -28,13 +29,15 @@ export class FollowUpRepository implements FollowUpStorePort {
         ORDER BY next_attempt_at, id
         LIMIT ${limit}
         FOR UPDATE SKIP LOCKED)
-      RETURNING f.id, f.request_id, f.kind, f.payload, f.attempts`);
+      RETURNING f.id, f.request_id, f.kind, f.payload, f.attempts,
+        (SELECT r.trace_id FROM ${requests} r WHERE r.id = f.request_id) AS trace_id`);
     return result.rows.map((row) => ({
       id: Number(row.id),
       requestId: Number(row.request_id),
       kind: row.kind as ClaimedFollowUp['kind'],
       payload: row.payload,
       attempts: row.attempts,
+      traceId: row.trace_id,
     }));
   }
 

@@ -1,5 +1,5 @@
 import type { HealthCheckResult } from '@workemon/contracts';
-import type { Logger } from '@workemon/logger';
+import { type Logger, runWithRequestId } from '@workemon/logger';
 import { JiraCallError } from './jira-call-error.js';
 import type {
   ClaimedFollowUp,
@@ -102,7 +102,8 @@ export class FollowUpWorker {
         if (this.stopped) return;
         const claimed = await store.claimDue(5, options.leaseMs);
         if (claimed.length === 0) return;
-        for (const row of claimed) await this.process(row);
+        for (const row of claimed)
+          await (row.traceId ? runWithRequestId(row.traceId, () => this.process(row)) : this.process(row));
       }
     } catch (error) {
       // The database is down: the next sweep tries again.

@@ -194,6 +194,8 @@ export interface ClaimedFollowUp {
   payload: Record<string, unknown>;
   /** Including this one. */
   attempts: number;
+  /** The exchange's request id: the follow-up's logs and calls carry it as trace.id / x-request-id. */
+  traceId: string | null;
 }
 
 export interface FollowUpStorePort {
