@@ -239,6 +239,75 @@ export const HistoryPageSchema = z
   .openapi('HistoryPage');
 export type HistoryPage = z.infer<typeof HistoryPageSchema>;
 
+// ---- communicator: the ingest ledger for operators ---------------------------------
+
+export const INBOUND_STATUSES = [
+  'received',
+  'processing',
+  'answered',
+  'replied',
+  'skipped',
+  'quarantined',
+] as const;
+
+export const InboundListQuerySchema = z.object({
+  status: z
+    .enum(INBOUND_STATUSES, {
+      error: `Parameter 'status' must be one of: ${INBOUND_STATUSES.join(', ')}`,
+    })
+    .optional(),
+  channel: z.enum(['email', 'tg'], { error: "Parameter 'channel' must be one of: email, tg" }).optional(),
+  limit: z.coerce
+    .number({ error: "Parameter 'limit' must be a number" })
+    .int({ error: "Parameter 'limit' must be an integer" })
+    .min(1, { error: "Parameter 'limit' must be between 1 and 200" })
+    .max(200, { error: "Parameter 'limit' must be between 1 and 200" })
+    .default(50),
+  cursor: z.string().trim().min(1).optional().openapi({ description: 'Opaque cursor from next_cursor' }),
+});
+export type InboundListQuery = z.infer<typeof InboundListQuerySchema>;
+
+export const InboundItemSchema = z
+  .object({
+    id: z.string(),
+    channel: z.string(),
+    external_id: z.string(),
+    username: z.string(),
+    subject: z.string().nullable(),
+    status: z.enum(INBOUND_STATUSES),
+    attempts: z.number(),
+    last_error: z.string().nullable(),
+    /** The extracted request text, cut to 500 characters. */
+    request_text: z.string(),
+    received_at: z.string(),
+    answered_at: z.string().nullable(),
+    replied_at: z.string().nullable(),
+  })
+  .openapi('InboundItem');
+export type InboundItem = z.infer<typeof InboundItemSchema>;
+
+export const InboundPageSchema = z
+  .object({ items: z.array(InboundItemSchema), next_cursor: z.string().nullable() })
+  .openapi('InboundPage');
+export type InboundPage = z.infer<typeof InboundPageSchema>;
+
+export const InboundIdParamsSchema = z.object({
+  id: z.coerce
+    .number({ error: "Parameter 'id' must be a number" })
+    .int({ error: "Parameter 'id' must be a positive integer" })
+    .positive({ error: "Parameter 'id' must be a positive integer" }),
+});
+
+export const InboundRetryResultSchema = z
+  .object({
+    id: z.string(),
+    status: z.literal('received'),
+    previous_status: z.enum(INBOUND_STATUSES),
+    previous_error: z.string().nullable(),
+  })
+  .openapi('InboundRetryResult');
+export type InboundRetryResult = z.infer<typeof InboundRetryResultSchema>;
+
 // ---- communicator: /send -------------------------------------------------------
 
 export const SendMessageInputSchema = z

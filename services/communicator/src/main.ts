@@ -27,6 +27,7 @@ import {
   ProcessInboundMessageUseCase,
   type ReplyChannel,
 } from './domain/process-inbound-message-use-case.js';
+import { InboundOperatorUseCases } from './domain/inbound-operator-use-cases.js';
 import { SendMessageUseCase } from './domain/send-message-use-case.js';
 import { telegramWebhookRouter } from './http/telegram-webhook.js';
 import { createCommunicatorMetrics } from './metrics.js';
@@ -194,6 +195,7 @@ async function main(config: Config, logger: Logger): Promise<void> {
   });
 
   const sendMessage = new SendMessageUseCase({ outbound, email: mailer, telegram: bot });
+  const inboundOperator = new InboundOperatorUseCases({ ledger, logger, onRequeued: onNewWork });
   const telegramBot = bot;
   const app = createApp({
     service: SERVICE,
@@ -203,6 +205,7 @@ async function main(config: Config, logger: Logger): Promise<void> {
     health,
     authKeys: config.SERVICE_TOKEN ? [config.SERVICE_TOKEN] : [],
     sendMessage,
+    inbound: inboundOperator,
     ...(telegramBot && config.TELEGRAM_MODE === 'webhook'
       ? {
           telegramWebhook: telegramWebhookRouter({

@@ -1,4 +1,4 @@
-import { and, asc, count, eq, gt, inArray, isNull, lte, or, sql } from 'drizzle-orm';
+import { and, desc, lt, asc, count, eq, gt, inArray, isNull, lte, or, sql } from 'drizzle-orm';
 import type { Database } from './db.js';
 import { type InboundRow, type InboundStatus, inbound, type NewInboundRow } from './schema.js';
 
@@ -202,5 +202,49 @@ export class InboundLedgerRepository {
       .from(inbound)
       .groupBy(inbound.status);
     return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  }
+
+  /** Newest first, for operators: optionally one status and/or channel; keyset-paged by id. */
+  async list(filter: {
+    status?: InboundStatus | undefined;
+    channel?: string | undefined;
+    beforeId?: number | undefined;
+    limit: number;
+  }): Promise<InboundRow[]> {
+    const conditions = [];
+    if (filter.status) conditions.push(eq(inbound.status, filter.status));
+    if (filter.channel) conditions.push(eq(inbound.channel, filter.channel));
+    if (filter.beforeId !== undefined) conditions.push(lt(inbound.id, filter.beforeId));
+    return this.db
+      .select()
+      .from(inbound)
+      .where(conditions.length > 0 ? and(...conditions) : undefined)
+      .orderBy(desc(inbound.id))
+      .limit(filter.limit);
+  }
+
+  async findById(id: number): Promise<InboundRow | undefined> {
+    const [row] = await this.db.select().from(inbound).where(eq(inbound.id, id));
+    return row;
+  }
+
+  /**
+   * An operator's retry: a quarantined or skipped message goes back to `received` with fresh
+   * attempts. Only from those statuses (checked in the UPDATE), so a message in flight or already
+   * replied can never be sent twice this way. Undefined when the row was not in such a status.
+   */
+  async requeue(id: number, note: string): Promise<InboundRow | undefined> {
+    const [row] = await this.db
+      .update(inbound)
+      .set({
+        status: 'received',
+        attempts: 0,
+        leaseUntil: null,
+        nextAttemptAt: sql`now()`,
+        lastError: sql`${note} || coalesce(' (was: ' || ${inbound.lastError} || ')', '')`,
+      })
+      .where(and(eq(inbound.id, id), inArray(inbound.status, ['quarantined', 'skipped'])))
+      .returning();
+    return row;
   }
 }
