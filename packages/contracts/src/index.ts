@@ -189,9 +189,8 @@ export type User = z.infer<typeof UserSchema>;
 
 export const UsersUpsertSchema = z.union([UserSchema, z.array(UserSchema).min(1).max(10_000)]);
 
-export const HistoryQuerySchema = z.object({
-  username: z.string().trim().min(1).optional(),
-  channel: z.enum(CHANNELS, { error: "Parameter 'channel' must be one of: email, tg, direct" }).optional(),
+/** `limit` and `cursor` of every paged list (keyset paging, newest first). */
+const pageParams = {
   limit: z.coerce
     .number({ error: "Parameter 'limit' must be a number" })
     .int({ error: "Parameter 'limit' must be an integer" })
@@ -199,6 +198,12 @@ export const HistoryQuerySchema = z.object({
     .max(200, { error: "Parameter 'limit' must be between 1 and 200" })
     .default(50),
   cursor: z.string().trim().min(1).optional().openapi({ description: 'Opaque cursor from next_cursor' }),
+};
+
+export const HistoryQuerySchema = z.object({
+  username: z.string().trim().min(1).optional(),
+  channel: z.enum(CHANNELS, { error: "Parameter 'channel' must be one of: email, tg, direct" }).optional(),
+  ...pageParams,
 });
 export type HistoryQuery = z.infer<typeof HistoryQuerySchema>;
 
@@ -257,13 +262,7 @@ export const InboundListQuerySchema = z.object({
     })
     .optional(),
   channel: z.enum(['email', 'tg'], { error: "Parameter 'channel' must be one of: email, tg" }).optional(),
-  limit: z.coerce
-    .number({ error: "Parameter 'limit' must be a number" })
-    .int({ error: "Parameter 'limit' must be an integer" })
-    .min(1, { error: "Parameter 'limit' must be between 1 and 200" })
-    .max(200, { error: "Parameter 'limit' must be between 1 and 200" })
-    .default(50),
-  cursor: z.string().trim().min(1).optional().openapi({ description: 'Opaque cursor from next_cursor' }),
+  ...pageParams,
 });
 export type InboundListQuery = z.infer<typeof InboundListQuerySchema>;
 

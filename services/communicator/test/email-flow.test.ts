@@ -1,25 +1,15 @@
 import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createTestDatabase,
-  type Dovecot,
-  queryRows,
-  type SmtpSink,
-  startDovecot,
-  startSmtpSink,
-  type TestDatabase,
-  waitFor,
-} from '@workemon/testkit';
+import { type Dovecot, queryRows, type SmtpSink, type TestDatabase, waitFor } from '@workemon/testkit';
 import {
   type CommunicatorProcess,
   emailEnv,
-  ensureBuilt,
   type FakeSecretary,
   mail,
-  migrate,
   SERVICE_TOKEN,
   startCommunicator,
-  startFakeSecretary,
+  startMailPeers,
+  stopMailPeers,
 } from './support.js';
 
 describe('email: Dovecot → communicator → secretary → SMTP sink', () => {
@@ -30,14 +20,7 @@ describe('email: Dovecot → communicator → secretary → SMTP sink', () => {
   let communicator: CommunicatorProcess;
 
   beforeAll(async () => {
-    ensureBuilt();
-    [dovecot, sink, secretary, db] = await Promise.all([
-      startDovecot(),
-      startSmtpSink(),
-      startFakeSecretary(),
-      createTestDatabase('wm_comm_mail'),
-    ]);
-    migrate(db.url);
+    ({ dovecot, sink, secretary, db } = await startMailPeers('wm_comm_mail'));
     communicator = await startCommunicator({
       DATABASE_URL: db.url,
       SECRETARY_URL: secretary.url,
@@ -45,11 +28,7 @@ describe('email: Dovecot → communicator → secretary → SMTP sink', () => {
     });
   }, 90_000);
 
-  afterAll(async () => {
-    await communicator?.kill();
-    await Promise.all([dovecot?.stop(), sink?.close(), secretary?.close()]);
-    await db?.drop();
-  });
+  afterAll(() => stopMailPeers({ dovecot, sink, secretary, db }, communicator));
 
   it('answers a mail with a threaded reply, then flags it \\Seen', async () => {
     await dovecot.deliver(

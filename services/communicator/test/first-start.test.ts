@@ -1,25 +1,16 @@
 import { ConfigError, loadConfig } from '@workemon/config';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createTestDatabase,
-  type Dovecot,
-  queryRows,
-  type SmtpSink,
-  startDovecot,
-  startSmtpSink,
-  type TestDatabase,
-  waitFor,
-} from '@workemon/testkit';
+import { type Dovecot, queryRows, type TestDatabase, waitFor } from '@workemon/testkit';
 import { configSchema } from '../src/config.js';
 import {
   type CommunicatorProcess,
   emailEnv,
   ensureBuilt,
-  type FakeSecretary,
   mail,
-  migrate,
+  type MailPeers,
   startCommunicator,
-  startFakeSecretary,
+  startMailPeers,
+  stopMailPeers,
 } from './support.js';
 
 const USER = 'support@example.test';
@@ -46,29 +37,9 @@ const question = (messageId: string, body = `Вопрос ${messageId}`) =>
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Peers {
-  dovecot: Dovecot;
-  sink: SmtpSink;
-  secretary: FakeSecretary;
-  db: TestDatabase;
-}
-
-async function startPeers(prefix: string): Promise<Peers> {
-  const [dovecot, sink, secretary, db] = await Promise.all([
-    startDovecot(),
-    startSmtpSink(),
-    startFakeSecretary(),
-    createTestDatabase(prefix),
-  ]);
-  migrate(db.url);
-  return { dovecot, sink, secretary, db };
-}
-
-async function stopPeers(peers: Partial<Peers>, communicator: CommunicatorProcess | undefined) {
-  await communicator?.kill();
-  await Promise.all([peers.dovecot?.stop(), peers.sink?.close(), peers.secretary?.close()]);
-  await peers.db?.drop();
-}
+type Peers = MailPeers;
+const startPeers = startMailPeers;
+const stopPeers = stopMailPeers;
 
 /** UIDs of the INBOX messages flagged \Seen, read from Dovecot's own storage. */
 function seenUids(dovecot: Dovecot): number[] {

@@ -1,23 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createTestDatabase,
-  type Dovecot,
-  type SmtpSink,
-  startDovecot,
-  startSmtpSink,
-  type TestDatabase,
-  waitFor,
-} from '@workemon/testkit';
+import { type Dovecot, type SmtpSink, type TestDatabase, waitFor } from '@workemon/testkit';
 import {
   type CommunicatorProcess,
   emailEnv,
-  ensureBuilt,
   type FakeSecretary,
   mail,
-  migrate,
   SERVICE_TOKEN,
   startCommunicator,
-  startFakeSecretary,
+  startMailPeers,
+  stopMailPeers,
 } from './support.js';
 
 interface InboundItem {
@@ -45,14 +36,7 @@ describe('operators: GET /inbound and POST /inbound/{id}/retry', () => {
   const items = async (query: string) => (await call(`/inbound?${query}`)).body.items as InboundItem[];
 
   beforeAll(async () => {
-    ensureBuilt();
-    [dovecot, sink, secretary, db] = await Promise.all([
-      startDovecot(),
-      startSmtpSink(),
-      startFakeSecretary(),
-      createTestDatabase('wm_comm_operator'),
-    ]);
-    migrate(db.url);
+    ({ dovecot, sink, secretary, db } = await startMailPeers('wm_comm_operator'));
     communicator = await startCommunicator({
       DATABASE_URL: db.url,
       SECRETARY_URL: secretary.url,
@@ -60,11 +44,7 @@ describe('operators: GET /inbound and POST /inbound/{id}/retry', () => {
     });
   }, 90_000);
 
-  afterAll(async () => {
-    await communicator?.kill();
-    await Promise.all([dovecot?.stop(), sink?.close(), secretary?.close()]);
-    await db?.drop();
-  });
+  afterAll(() => stopMailPeers({ dovecot, sink, secretary, db }, communicator));
 
   it('when mail was skipped as bulk, then operators see why, and a retry sends it through once', async () => {
     await dovecot.deliver(

@@ -4,7 +4,16 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, waitFor } from '@workemon/testkit';
+import {
+  createTestDatabase,
+  type Dovecot,
+  freePort,
+  type SmtpSink,
+  startDovecot,
+  startSmtpSink,
+  type TestDatabase,
+  waitFor,
+} from '@workemon/testkit';
 
 export const SERVICE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const REPO_ROOT = resolve(SERVICE_DIR, '../..');
@@ -214,4 +223,33 @@ export function emailEnv(dovecot: { host: string; port: number }, sink: { host: 
     SMTP_PORT: String(sink.port),
     SMTP_SECURE: 'false',
   };
+}
+
+export interface MailPeers {
+  dovecot: Dovecot;
+  sink: SmtpSink;
+  secretary: FakeSecretary;
+  db: TestDatabase;
+}
+
+/** The usual mail-test peers: Dovecot, the SMTP sink, a fake secretary and a fresh migrated database. */
+export async function startMailPeers(databasePrefix: string): Promise<MailPeers> {
+  ensureBuilt();
+  const [dovecot, sink, secretary, db] = await Promise.all([
+    startDovecot(),
+    startSmtpSink(),
+    startFakeSecretary(),
+    createTestDatabase(databasePrefix),
+  ]);
+  migrate(db.url);
+  return { dovecot, sink, secretary, db };
+}
+
+export async function stopMailPeers(
+  peers: Partial<MailPeers>,
+  communicator?: CommunicatorProcess,
+): Promise<void> {
+  await communicator?.kill();
+  await Promise.all([peers.dovecot?.stop(), peers.sink?.close(), peers.secretary?.close()]);
+  await peers.db?.drop();
 }

@@ -1,16 +1,10 @@
+import type { INBOUND_STATUSES } from '@workemon/contracts';
 import { sql } from 'drizzle-orm';
 import { bigint, index, integer, jsonb, pgSchema, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 export const communicator = pgSchema('communicator');
 
-export const INBOUND_STATUSES = [
-  'received',
-  'processing',
-  'answered',
-  'replied',
-  'skipped',
-  'quarantined',
-] as const;
+// The ledger's states are part of the operator API's contract (GET /inbound): one list for both.
 export type InboundStatus = (typeof INBOUND_STATUSES)[number];
 
 /**
