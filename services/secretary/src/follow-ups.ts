@@ -8,7 +8,7 @@ import type { DatabaseHandle } from './data/db.js';
 import { FollowUpRepository } from './data/follow-up-repository.js';
 import { CreateJiraTaskUseCase } from './domain/create-jira-task-use-case.js';
 import { FollowUpWorker, type FollowUpWorkerOptions } from './domain/follow-up-worker.js';
-import { NotifyDepartmentHandler, NotifyEscalationHandler } from './domain/notify-escalation.js';
+import { SendThroughCommunicatorHandler } from './domain/notify-through-communicator.js';
 import type { FollowUpHandler, FollowUpKind } from './domain/ports.js';
 import { createFollowUpMetrics } from './follow-up-metrics.js';
 
@@ -81,8 +81,10 @@ export function createFollowUps(
   if (config.ESCALATION_TELEGRAM_CHAT_ID || mailsDepartments) {
     // Both go out through the communicator's POST /send.
     const communicator = new CommunicatorClient({ baseURL: config.COMMUNICATOR_URL, ...upstream });
-    if (config.ESCALATION_TELEGRAM_CHAT_ID) handlers.escalation = new NotifyEscalationHandler(communicator);
-    if (mailsDepartments) handlers['department-mail'] = new NotifyDepartmentHandler(communicator);
+    if (config.ESCALATION_TELEGRAM_CHAT_ID)
+      handlers.escalation = new SendThroughCommunicatorHandler(communicator, 'escalation');
+    if (mailsDepartments)
+      handlers['department-mail'] = new SendThroughCommunicatorHandler(communicator, 'department mail');
     closers.push(() => communicator.close());
   }
   if (Object.keys(handlers).length === 0) return { close: async () => {} };

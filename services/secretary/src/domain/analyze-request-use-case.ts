@@ -14,7 +14,7 @@ import { type Logger, truncateForLog } from '@workemon/logger';
 import { ACTION_DEPARTMENT_MAIL, ACTION_JIRA_TASK, chooseAction } from './action-policy.js';
 import { jiraTaskPayload } from './create-jira-task-use-case.js';
 import { KeyedSerializer } from './keyed-serializer.js';
-import { departmentMailPayload, escalationPayload } from './notify-escalation.js';
+import { departmentMailPayload, escalationPayload } from './notify-through-communicator.js';
 import { ESCALATION_RESPONSE, threadWithAnswer, threadWithQuestion } from './clarification-thread.js';
 import type {
   AnalysisMetricsPort,

@@ -80,18 +80,14 @@ export type FollowUpKind = 'jira-task' | 'escalation' | 'department-mail';
 
 export type FollowUpRequest =
   | { kind: 'jira-task'; payload: JiraTaskPayload }
-  | { kind: 'escalation'; payload: EscalationPayload }
-  | { kind: 'department-mail'; payload: DepartmentMailPayload };
+  | { kind: 'escalation'; payload: SendPayload }
+  | { kind: 'department-mail'; payload: SendPayload };
 
-export interface DepartmentMailPayload {
+/** A message the communicator's POST /send delivers (escalations, department mail). */
+export interface SendPayload {
+  channel: 'email' | 'tg';
   to: string;
-  subject: string;
-  text: string;
-  idempotencyKey: string;
-}
-
-export interface EscalationPayload {
-  chatId: string;
+  subject?: string;
   text: string;
   idempotencyKey: string;
 }

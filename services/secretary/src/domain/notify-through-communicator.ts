@@ -1,6 +1,6 @@
 import type { Channel } from '@workemon/contracts';
 import { truncateForLog } from '@workemon/logger';
-import type { DepartmentMailPayload, EscalationPayload, FollowUpHandler, NotifierPort } from './ports.js';
+import type { FollowUpHandler, NotifierPort, SendPayload } from './ports.js';
 
 export interface EscalationNotice {
   channel: Channel;
@@ -13,42 +13,26 @@ export interface EscalationNotice {
 }
 
 /** `написать в telegram сотруднику`: what the support team's chat is told. Pure, so it is stored as is. */
-export function escalationPayload(notice: EscalationNotice, chatId: string): EscalationPayload {
+export function escalationPayload(notice: EscalationNotice, chatId: string): SendPayload {
   const header = `Нужен сотрудник: ${notice.displayName} (${notice.username}), канал ${notice.channel}.`;
   const conversation = notice.conversationId ? `\nДиалог: ${notice.conversationId}` : '';
   return {
-    chatId,
+    channel: 'tg',
+    to: chatId,
     text: `${header}${conversation}\n\n${truncateForLog(notice.request, 3000)}`,
     idempotencyKey: `escalation:${notice.channel}:${notice.exchangeKey}`,
   };
-}
-
-/** Posts the escalation through the communicator, which dedupes by idempotency_key: a retry is safe. */
-export class NotifyEscalationHandler implements FollowUpHandler {
-  readonly noun = 'escalation';
-
-  constructor(private readonly notifier: NotifierPort) {}
-
-  async run(payload: Record<string, unknown>) {
-    const p = payload as unknown as EscalationPayload;
-    const sent = await this.notifier.send({
-      channel: 'tg',
-      to: p.chatId,
-      text: p.text,
-      idempotency_key: p.idempotencyKey,
-    });
-    return { result: { ...sent }, outcome: 'sent' as const, summary: 'sent to the support chat' };
-  }
 }
 
 /** `написать в рассылку департамента`: the request and its analysis, mailed to the department's list. */
 export function departmentMailPayload(
   notice: EscalationNotice & { department: string; analysis: string },
   to: string,
-): DepartmentMailPayload {
+): SendPayload {
   const firstLine = notice.request.split(/\r?\n/).find((l) => l.trim() !== '') ?? notice.request;
   const subject = `Обращение ${notice.displayName}: ${firstLine.replace(/\s+/g, ' ').trim()}`;
   return {
+    channel: 'email',
     to,
     subject: subject.length > 200 ? `${subject.slice(0, 199)}…` : subject,
     text: [
@@ -64,21 +48,25 @@ export function departmentMailPayload(
   };
 }
 
-/** Mails the department's list through the communicator (deduped there by idempotency_key). */
-export class NotifyDepartmentHandler implements FollowUpHandler {
-  readonly noun = 'department mail';
-
-  constructor(private readonly notifier: NotifierPort) {}
+/**
+ * Delivers a stored SendPayload through the communicator, which dedupes by idempotency_key:
+ * a retry after a lost answer never sends twice.
+ */
+export class SendThroughCommunicatorHandler implements FollowUpHandler {
+  constructor(
+    private readonly notifier: NotifierPort,
+    readonly noun: string,
+  ) {}
 
   async run(payload: Record<string, unknown>) {
-    const p = payload as unknown as DepartmentMailPayload;
+    const p = payload as unknown as SendPayload;
     const sent = await this.notifier.send({
-      channel: 'email',
+      channel: p.channel,
       to: p.to,
-      subject: p.subject,
+      ...(p.subject ? { subject: p.subject } : {}),
       text: p.text,
       idempotency_key: p.idempotencyKey,
     });
-    return { result: { ...sent }, outcome: 'sent' as const, summary: `sent to ${p.to}` };
+    return { result: { ...sent }, outcome: 'sent' as const, summary: `sent by ${p.channel} to ${p.to}` };
   }
 }
