@@ -66,17 +66,8 @@ export function createApp(deps: AppDeps): Express {
       duplicateWaitMs: upstreamBudget + 5_000,
       stalePendingMs: upstreamBudget + 30_000,
     },
-    ...(followUpWorker
-      ? {
-          followUps: {
-            kinds: followUpWorker.kinds,
-            kick: () => followUpWorker.kick(),
-            ...(deps.followUps?.escalationChatId
-              ? { escalationChatId: deps.followUps.escalationChatId }
-              : {}),
-            ...(deps.followUps?.departmentLists ? { departmentLists: deps.followUps.departmentLists } : {}),
-          },
-        }
+    ...(followUpWorker && deps.followUps
+      ? { followUps: { ...deps.followUps.policy, kick: () => followUpWorker.kick() } }
       : {}),
     ...(deps.clock ? { clock: deps.clock } : {}),
   });
@@ -102,7 +93,7 @@ export function createApp(deps: AppDeps): Express {
     health.register({
       name,
       run: () =>
-        followUpWorker?.kinds.has(kind) ? followUpWorker.health(kind) : { status: 'disabled', detail: unset },
+        followUpWorker?.handles(kind) ? followUpWorker.health(kind) : { status: 'disabled', detail: unset },
     });
 
   const routes = Router();

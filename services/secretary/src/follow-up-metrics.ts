@@ -1,5 +1,5 @@
 import { promClient, type Registry } from '@workemon/http-kit';
-import type { FollowUpMetricsPort } from './domain/ports.js';
+import { FOLLOW_UP_KINDS, type FollowUpMetricsPort } from './domain/ports.js';
 
 /**
  * follow_ups_total{kind,outcome} and follow_ups_pending{kind} (read from the table at scrape time,
@@ -11,7 +11,7 @@ export function createFollowUpMetrics(
 ): FollowUpMetricsPort {
   const counter = new promClient.Counter({
     name: 'follow_ups_total',
-    help: 'Follow-up work after an exchange (Jira issues, escalations) by kind and outcome',
+    help: 'Follow-up work after an exchange (Jira issues, escalations, department mail) by kind and outcome',
     labelNames: ['kind', 'outcome'],
     registers: [registry],
   });
@@ -24,18 +24,17 @@ export function createFollowUpMetrics(
       this.reset();
       try {
         const counts = await pendingCounts();
-        this.set({ kind: 'jira-task' }, 0);
-        this.set({ kind: 'escalation' }, 0);
-        this.set({ kind: 'department-mail' }, 0);
+        for (const kind of FOLLOW_UP_KINDS) this.set({ kind }, 0);
         for (const [kind, count] of Object.entries(counts)) this.set({ kind }, count);
       } catch {
         // database down: the series is absent for this scrape, /health says why
       }
     },
   });
-  for (const outcome of ['created', 'found_existing', 'retry', 'failed'])
-    counter.inc({ kind: 'jira-task', outcome }, 0);
-  for (const kind of ['escalation', 'department-mail'])
-    for (const outcome of ['sent', 'retry', 'failed']) counter.inc({ kind, outcome }, 0);
+  // Zero series up front, so rate() and increase() see the first event.
+  for (const kind of FOLLOW_UP_KINDS) {
+    const done = kind === 'jira-task' ? ['created', 'found_existing'] : ['sent'];
+    for (const outcome of [...done, 'retry', 'failed']) counter.inc({ kind, outcome }, 0);
+  }
   return { outcome: (kind, outcome) => counter.inc({ kind, outcome }) };
 }

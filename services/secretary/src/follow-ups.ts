@@ -9,7 +9,7 @@ import { FollowUpRepository } from './data/follow-up-repository.js';
 import { CreateJiraTaskUseCase } from './domain/create-jira-task-use-case.js';
 import { FollowUpWorker, type FollowUpWorkerOptions } from './domain/follow-up-worker.js';
 import { SendThroughCommunicatorHandler } from './domain/notify-through-communicator.js';
-import type { FollowUpHandler, FollowUpKind } from './domain/ports.js';
+import type { FollowUpHandler, FollowUpKind, FollowUpPolicy } from './domain/ports.js';
 import { createFollowUpMetrics } from './follow-up-metrics.js';
 
 export type FollowUpConfig = Pick<
@@ -35,18 +35,17 @@ export const DEFAULT_FOLLOW_UP_OPTIONS: FollowUpWorkerOptions = {
 };
 
 export interface FollowUps {
-  /** Absent when neither Jira nor an escalation chat is configured. */
+  /** Absent when no follow-up is configured. */
   worker?: FollowUpWorker;
-  /** The support team's Telegram chat for escalations, when configured. */
-  escalationChatId?: string;
-  /** department → mailing list, when configured. */
-  departmentLists?: Readonly<Record<string, string>>;
+  /** What the worker's handlers do, for the use case that stores the work. */
+  policy: FollowUpPolicy;
   close: () => Promise<void>;
 }
 
 /**
  * Jira issues (`создать jira-task`) when JIRA_* is set, escalations to the support chat
- * (`написать в telegram сотруднику`) when ESCALATION_TELEGRAM_CHAT_ID is set; otherwise nothing runs.
+ * (`написать в telegram сотруднику`) when ESCALATION_TELEGRAM_CHAT_ID is set, department mail
+ * (`написать в рассылку департамента`) when DEPARTMENT_MAILING_LISTS is set; otherwise nothing runs.
  */
 export function createFollowUps(
   config: FollowUpConfig,
@@ -87,7 +86,12 @@ export function createFollowUps(
       handlers['department-mail'] = new SendThroughCommunicatorHandler(communicator, 'department mail');
     closers.push(() => communicator.close());
   }
-  if (Object.keys(handlers).length === 0) return { close: async () => {} };
+  const policy: FollowUpPolicy = {
+    fileJiraIssues: handlers['jira-task'] !== undefined,
+    ...(config.ESCALATION_TELEGRAM_CHAT_ID ? { escalationChatId: config.ESCALATION_TELEGRAM_CHAT_ID } : {}),
+    ...(mailsDepartments ? { departmentLists } : {}),
+  };
+  if (Object.keys(handlers).length === 0) return { policy, close: async () => {} };
 
   const worker = new FollowUpWorker({
     store,
@@ -98,8 +102,7 @@ export function createFollowUps(
   });
   return {
     worker,
-    ...(config.ESCALATION_TELEGRAM_CHAT_ID ? { escalationChatId: config.ESCALATION_TELEGRAM_CHAT_ID } : {}),
-    ...(mailsDepartments ? { departmentLists } : {}),
+    policy,
     close: async () => {
       await worker.stop();
       for (const close of closers) close();

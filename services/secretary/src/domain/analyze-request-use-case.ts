@@ -23,7 +23,7 @@ import type {
   ExchangeRecord,
   ExchangeStorePort,
   ExchangeTarget,
-  FollowUpKind,
+  FollowUpPolicy,
   FollowUpRequest,
   GuesserPort,
   OpenConversation,
@@ -52,17 +52,8 @@ export interface AnalyzeRequestDeps {
   metrics: AnalysisMetricsPort;
   logger: Logger;
   policy: AnalyzeRequestPolicy;
-  /**
-   * Work stored with the exchange and done after it: Jira issues and escalation notices, for the
-   * kinds that are configured (see follow-ups.ts).
-   */
-  followUps?: {
-    kinds: ReadonlySet<FollowUpKind>;
-    escalationChatId?: string;
-    /** department → mailing list address */
-    departmentLists?: Readonly<Record<string, string>>;
-    kick(): void;
-  };
+  /** Work stored with the exchange and done after it (see follow-ups.ts); absent: none configured. */
+  followUps?: FollowUpPolicy & { kick(): void };
   clock?: Clock;
 }
 
@@ -306,7 +297,7 @@ export class AnalyzeRequestUseCase {
   private followUpsFor(action: Action, source: FollowUpSource): FollowUpRequest[] {
     const followUps = this.deps.followUps;
     if (!followUps) return [];
-    if (action === ACTION_JIRA_TASK && followUps.kinds.has('jira-task')) {
+    if (action === ACTION_JIRA_TASK && followUps.fileJiraIssues) {
       return [
         {
           kind: 'jira-task',
@@ -318,11 +309,11 @@ export class AnalyzeRequestUseCase {
         },
       ];
     }
-    if (action === ACTION_ESCALATE && followUps.kinds.has('escalation') && followUps.escalationChatId) {
+    if (action === ACTION_ESCALATE && followUps.escalationChatId) {
       return [{ kind: 'escalation', payload: escalationPayload(source, followUps.escalationChatId) }];
     }
-    if (action === ACTION_DEPARTMENT_MAIL && followUps.kinds.has('department-mail')) {
-      const list = followUps.departmentLists?.[source.department];
+    if (action === ACTION_DEPARTMENT_MAIL && followUps.departmentLists) {
+      const list = followUps.departmentLists[source.department];
       if (list) {
         return [
           {

@@ -42,9 +42,8 @@ export class FollowUpWorker {
 
   constructor(private readonly deps: FollowUpWorkerDeps) {}
 
-  /** The kinds this worker can do: the use case stores only those. */
-  get kinds(): ReadonlySet<FollowUpKind> {
-    return new Set(Object.keys(this.deps.handlers) as FollowUpKind[]);
+  handles(kind: FollowUpKind): boolean {
+    return this.deps.handlers[kind] !== undefined;
   }
 
   start(): void {

@@ -76,7 +76,16 @@ export type ConversationChange =
   | { kind: 'close'; id: string; status: 'resolved' | 'escalated' };
 
 /** Work stored with the exchange and done after it (see FollowUpWorker). */
-export type FollowUpKind = 'jira-task' | 'escalation' | 'department-mail';
+export const FOLLOW_UP_KINDS = ['jira-task', 'escalation', 'department-mail'] as const;
+export type FollowUpKind = (typeof FOLLOW_UP_KINDS)[number];
+
+/** Which follow-ups this deployment does, and where they go; absent parts are not configured. */
+export interface FollowUpPolicy {
+  fileJiraIssues: boolean;
+  escalationChatId?: string;
+  /** department → mailing list address */
+  departmentLists?: Readonly<Record<string, string>>;
+}
 
 export type FollowUpRequest =
   | { kind: 'jira-task'; payload: JiraTaskPayload }
