@@ -6,3 +6,4 @@ export * from './input.js';
 export * from './metrics.js';
 export * from './openapi.js';
 export * from './server.js';
+export * from './id-cursor.js';

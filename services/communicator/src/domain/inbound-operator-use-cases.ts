@@ -1,10 +1,12 @@
 import type { InboundItem, InboundListQuery, InboundPage, InboundRetryResult } from '@workemon/contracts';
 import { AppError } from '@workemon/errors';
+import { decodeIdCursor, idPage } from '@workemon/http-kit';
 import type { Logger } from '@workemon/logger';
 import type { InboundLedgerRepository } from '../data/inbound-ledger-repository.js';
 import type { InboundRow } from '../data/schema.js';
 
 const RETRYABLE = new Set(['quarantined', 'skipped']);
+const INBOUND_CURSOR = 'i';
 
 /**
  * What support and ops do with the ingest ledger: see what was skipped or quarantined and why,
@@ -19,15 +21,11 @@ export class InboundOperatorUseCases {
     const rows = await this.deps.ledger.list({
       status: query.status,
       channel: query.channel,
-      beforeId: query.cursor ? decodeInboundCursor(query.cursor) : undefined,
+      beforeId: query.cursor ? decodeIdCursor(INBOUND_CURSOR, query.cursor) : undefined,
       limit: query.limit + 1,
     });
-    const page = rows.slice(0, query.limit);
-    const last = page.at(-1);
-    return {
-      items: page.map(toItem),
-      next_cursor: rows.length > query.limit && last ? encodeInboundCursor(last.id) : null,
-    };
+    const { page, next_cursor } = idPage(rows, query.limit, INBOUND_CURSOR, (r) => r.id);
+    return { items: page.map(toItem), next_cursor };
   }
 
   async retry(id: number): Promise<InboundRetryResult> {
@@ -66,14 +64,4 @@ function toItem(row: InboundRow): InboundItem {
     answered_at: row.answeredAt?.toISOString() ?? null,
     replied_at: row.repliedAt?.toISOString() ?? null,
   };
-}
-
-export function encodeInboundCursor(id: number): string {
-  return Buffer.from(`i:${id}`).toString('base64url');
-}
-
-function decodeInboundCursor(cursor: string): number {
-  const match = /^i:(\d{1,18})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match?.[1]) throw AppError.badRequest("Parameter 'cursor' is not a cursor this API issued");
-  return Number(match[1]);
 }

@@ -1,5 +1,6 @@
 import type { Channel, HistoryItem, HistoryPage, HistoryQuery, User } from '@workemon/contracts';
 import { AppError } from '@workemon/errors';
+import { decodeIdCursor, idPage } from '@workemon/http-kit';
 import { and, desc, eq, inArray, lt, ne, sql } from 'drizzle-orm';
 import type {
   ConversationChange,
@@ -29,6 +30,8 @@ interface RequesterRow extends Record<string, unknown> {
   clarifications: number | null;
   updated_at: Date | string | null;
 }
+
+const HISTORY_CURSOR = 'r';
 
 /** secretary.requests + secretary.conversations: the exchange ledger and clarification state. */
 export class ExchangeRepository implements ExchangeStorePort, RequesterLookupPort {
@@ -312,15 +315,14 @@ export class ExchangeRepository implements ExchangeStorePort, RequesterLookupPor
       const conditions = [ne(requests.status, 'pending')];
       if (query.username) conditions.push(eq(requests.username, query.username));
       if (query.channel) conditions.push(eq(requests.channel, query.channel));
-      if (query.cursor) conditions.push(lt(requests.id, decodeHistoryCursor(query.cursor)));
+      if (query.cursor) conditions.push(lt(requests.id, decodeIdCursor(HISTORY_CURSOR, query.cursor)));
       const rows = await this.db
         .select()
         .from(requests)
         .where(and(...conditions))
         .orderBy(desc(requests.id))
         .limit(query.limit + 1);
-      const page = rows.slice(0, query.limit);
-      const last = page.at(-1);
+      const { page, next_cursor } = idPage(rows, query.limit, HISTORY_CURSOR, (r) => r.id);
       const jiraByRequest = await this.jiraIssues(page.map((r) => r.id));
       const items: HistoryItem[] = page.map((row) => ({
         id: String(row.id),
@@ -341,19 +343,9 @@ export class ExchangeRepository implements ExchangeStorePort, RequesterLookupPor
         tokens_total: row.tokensTotal,
         jira_issue: jiraByRequest.get(row.id) ?? null,
       }));
-      return { items, next_cursor: rows.length > query.limit && last ? encodeHistoryCursor(last.id) : null };
+      return { items, next_cursor };
     });
   }
-}
-
-export function encodeHistoryCursor(id: number): string {
-  return Buffer.from(`r:${id}`).toString('base64url');
-}
-
-export function decodeHistoryCursor(cursor: string): number {
-  const match = /^r:(\d{1,18})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match?.[1]) throw AppError.badRequest("Parameter 'cursor' is not a cursor this API issued");
-  return Number(match[1]);
 }
 
 function pendingColumns(exchange: PendingExchange) {
