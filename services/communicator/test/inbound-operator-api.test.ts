@@ -88,6 +88,9 @@ describe('operators: GET /inbound and POST /inbound/{id}/retry', () => {
     expect(badId.status).toBe(400);
     expect(badId.body.message).toMatch(/Parameter 'id'/);
     expect((await call('/inbound/999999999/retry', { method: 'POST' })).status).toBe(404);
+    const huge = await call('/inbound/99999999999999999999/retry', { method: 'POST' });
+    expect(huge.status).toBe(400);
+    expect(huge.body.message).toMatch(/Parameter 'id'/);
     expect((await call('/inbound', { token: null })).status).toBe(401);
   });
 
