@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../src/config.js';
 import { analystAnswer } from './support/fake-upstream.js';
 import {
+  type RunningSecretary,
   type SecretaryHarness,
   startSecretary,
   startSecretaryHarness,
@@ -23,6 +24,34 @@ const jiraEnv = (url: string, extra: Record<string, string> = {}, pat = false) =
   JIRA_TIMEOUT_MS: '1000',
   ...extra,
 });
+
+interface JiraIssueView {
+  status: 'pending' | 'done' | 'failed';
+  key: string | null;
+  url: string | null;
+  error: string | null;
+}
+
+/** The `jira_issue` of a person's latest exchange, as support staff see it in /history. */
+async function jiraIssueOf(secretary: RunningSecretary, username: string): Promise<JiraIssueView | null> {
+  const page = await secretary.call(`/history?username=${username}`);
+  const first = (page.body.items as { jira_issue?: JiraIssueView | null }[])[0];
+  return first?.jira_issue ?? null;
+}
+
+function waitForJiraIssue(
+  secretary: RunningSecretary,
+  username: string,
+  until: (issue: JiraIssueView) => boolean,
+  timeoutMs = 5_000,
+): Promise<JiraIssueView> {
+  return waitFor(async () => {
+    const issue = await jiraIssueOf(secretary, username);
+    return issue && until(issue) ? issue : undefined;
+  }, timeoutMs);
+}
+
+const isDone = (issue: JiraIssueView) => issue.status === 'done';
 
 describe('`создать jira-task` files a Jira issue', () => {
   let jira: FakeJira;
@@ -47,12 +76,6 @@ describe('`создать jira-task` files a Jira issue', () => {
 
   const issuesLabelled = (label: string) => jira.issues.filter((i) => i.fields.labels.includes(label));
 
-  const historyItem = async (username: string) => {
-    const page = await harness.secretary.call(`/history?username=${username}`);
-    const items = page.body.items as Record<string, unknown>[];
-    return items[0]!;
-  };
-
   it('when the analyst proposes it, then the person gets the answer and exactly one issue is filed, also when the message is replayed', async () => {
     proposeJira();
     const username = uniqueUsername('jira');
@@ -66,11 +89,8 @@ describe('`создать jira-task` files a Jira issue', () => {
     expect(answer.status).toBe(200);
     expect(answer.body.action).toBe('создать jira-task');
 
-    const item = await waitFor(async () => {
-      const h = await historyItem(username);
-      return (h.jira_issue as { status: string } | null)?.status === 'done' ? h : undefined;
-    }, 5_000);
-    const issue = jira.issues.find((i) => i.key === (item.jira_issue as { key: string }).key)!;
+    const filed = await waitForJiraIssue(harness.secretary, username, isDone);
+    const issue = jira.issues.find((i) => i.key === filed.key)!;
     expect(issue.fields.project.key).toBe('SUP');
     expect(issue.fields.issuetype.name).toBe('Task');
     // The summary is the first line only: Jira refuses line breaks there.
@@ -78,7 +98,7 @@ describe('`создать jira-task` files a Jira issue', () => {
     expect(issue.fields.description).toContain('Подробности ниже');
     expect(issue.fields.description).toContain('Заведём задачу на доработку отчёта');
     expect(issue.fields.labels).toContain('workemon');
-    expect(item.jira_issue).toMatchObject({ url: `${jira.url}/browse/${issue.key}`, error: null });
+    expect(filed).toMatchObject({ url: `${jira.url}/browse/${issue.key}`, error: null });
 
     const replay = await harness.secretary.analyze(params);
     expect(replay.body.replayed).toBe(true);
@@ -101,13 +121,9 @@ describe('`создать jira-task` files a Jira issue', () => {
     const started = Date.now();
     const answer = await harness.secretary.analyze({ channel: 'tg', username, request: 'Сломался дашборд' });
     expect(answer.status).toBe(200);
-    const item = await waitFor(async () => {
-      const h = await historyItem(username);
-      return (h.jira_issue as { status: string } | null)?.status === 'done' ? h : undefined;
-    }, 8_000);
+    const { key } = await waitForJiraIssue(harness.secretary, username, isDone, 8_000);
     // Retry-After: 1 was honoured before the second attempt.
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
-    const key = (item.jira_issue as { key: string }).key;
     expect(jira.issues.filter((i) => i.fields.summary.includes(username))).toHaveLength(1);
     expect(key).toMatch(/^SUP-\d+$/);
   });
@@ -117,13 +133,10 @@ describe('`создать jira-task` files a Jira issue', () => {
     jira.failNext('create', 1, { kind: 'create-then-drop' });
     const username = uniqueUsername('jiradrop');
     await harness.secretary.analyze({ channel: 'direct', username, request: 'Нет доступа к выгрузке' });
-    const item = await waitFor(async () => {
-      const h = await historyItem(username);
-      return (h.jira_issue as { status: string } | null)?.status === 'done' ? h : undefined;
-    }, 5_000);
+    const filed = await waitForJiraIssue(harness.secretary, username, isDone);
     const mine = jira.issues.filter((i) => i.fields.summary.includes(username));
     expect(mine).toHaveLength(1);
-    expect((item.jira_issue as { key: string }).key).toBe(mine[0]!.key);
+    expect(filed.key).toBe(mine[0]!.key);
     expect(jira.calls).toContain('GET /rest/api/2/search/jql');
   });
 
@@ -139,11 +152,8 @@ describe('`создать jira-task` files a Jira issue', () => {
     });
     // The person's answer never waits for Jira: it is back while the issue is still being filed.
     expect(answer.status).toBe(200);
-    expect(((await historyItem(username)).jira_issue as { status: string }).status).toBe('pending');
-    await waitFor(async () => {
-      const h = await historyItem(username);
-      return (h.jira_issue as { status: string } | null)?.status === 'done';
-    }, 8_000);
+    expect((await jiraIssueOf(harness.secretary, username))?.status).toBe('pending');
+    await waitForJiraIssue(harness.secretary, username, isDone, 8_000);
     expect(jira.issues.filter((i) => i.fields.summary.includes(username))).toHaveLength(1);
   });
 
@@ -154,7 +164,7 @@ describe('`создать jira-task` files a Jira issue', () => {
     await harness.secretary.analyze({ channel: 'tg', username, request: 'Как выгрузить отчёт?' });
     await new Promise((r) => setTimeout(r, 300));
     expect(jira.issues.length).toBe(before);
-    expect((await historyItem(username)).jira_issue).toBeNull();
+    expect(await jiraIssueOf(harness.secretary, username)).toBeNull();
   });
 });
 
@@ -175,12 +185,8 @@ describe('Jira failures that a retry cannot fix, and durability across a restart
         request: 'Ошибка в кубе',
       });
       expect(answer.status).toBe(200);
-      const item = await waitFor(async () => {
-        const page = await harness.secretary.call(`/history?username=${username}`);
-        const first = (page.body.items as Record<string, unknown>[])[0];
-        return (first?.jira_issue as { status: string } | null)?.status === 'failed' ? first : undefined;
-      }, 5_000);
-      expect((item!.jira_issue as { error: string }).error).toMatch(/JIRA_USER\/JIRA_API_TOKEN/);
+      const failed = await waitForJiraIssue(harness.secretary, username, (i) => i.status === 'failed');
+      expect(failed.error).toMatch(/JIRA_USER\/JIRA_API_TOKEN/);
       expect(jira.calls.filter((c) => c === 'POST /rest/api/2/issue')).toHaveLength(1);
       const health = await harness.secretary.call('/health');
       expect(health.body.checks).toMatchObject({ jira: { status: 'degraded' } });
@@ -205,11 +211,7 @@ describe('Jira failures that a retry cannot fix, and durability across a restart
       const username = uniqueUsername('jirarestart');
       const answer = await harness.secretary.analyze({ channel: 'direct', username, request: 'Упал ETL' });
       expect(answer.status).toBe(200);
-      await waitFor(async () => {
-        const page = await harness.secretary.call(`/history?username=${username}`);
-        const first = (page.body.items as Record<string, unknown>[])[0];
-        return (first?.jira_issue as { error: string | null } | null)?.error?.includes('unreachable');
-      }, 5_000);
+      await waitForJiraIssue(harness.secretary, username, (i) => Boolean(i.error?.includes('unreachable')));
       await harness.secretary.close();
 
       // Jira comes back on its address; a new secretary process finds the stored follow-up.
@@ -221,13 +223,9 @@ describe('Jira failures that a retry cannot fix, and durability across a restart
         env: jiraEnv(`http://127.0.0.1:${jiraPort}`, { JIRA_DEPLOYMENT: 'server' }, true),
         followUps: FAST,
       });
-      const item = await waitFor(async () => {
-        const page = await second!.call(`/history?username=${username}`);
-        const first = (page.body.items as Record<string, unknown>[])[0];
-        return (first?.jira_issue as { status: string } | null)?.status === 'done' ? first : undefined;
-      }, 8_000);
+      const filed = await waitForJiraIssue(second, username, isDone, 8_000);
       expect(jiraLater.current.issues).toHaveLength(1);
-      expect((item!.jira_issue as { key: string }).key).toBe('SUP-1');
+      expect(filed.key).toBe('SUP-1');
       // Not the first attempt: it looked for an earlier one with Server's search endpoint first.
       expect(jiraLater.current.calls[0]).toBe('GET /rest/api/2/search');
     } finally {
