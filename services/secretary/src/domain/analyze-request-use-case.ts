@@ -32,6 +32,7 @@ import type {
   SystemAnalystPort,
   RequesterLookupPort,
 } from './ports.js';
+import { heldMessage, heldResponse, type OperatorHoldPort } from './operator-hold.js';
 
 export interface AnalyzeRequestPolicy {
   maxRequestChars: number;
@@ -52,6 +53,8 @@ export interface AnalyzeRequestDeps {
   metrics: AnalysisMetricsPort;
   logger: Logger;
   policy: AnalyzeRequestPolicy;
+  /** Conversations an operator took over: their messages are kept for the operator, not analysed. */
+  operatorHold?: OperatorHoldPort;
   /** Work stored with the exchange and done after it (see follow-ups.ts); absent: none configured. */
   followUps?: FollowUpPolicy & { kick(): void };
   clock?: Clock;
@@ -89,6 +92,8 @@ export class AnalyzeRequestUseCase {
         `Parameter 'request' is ${input.request.length} characters long; the limit is ${policy.maxRequestChars}`,
       );
     }
+    if (await this.deps.operatorHold?.holdIfTakenOver({ ...heldMessage(input), traceId }))
+      return { ...heldResponse(input), ...(traceId ? { request_id: traceId } : {}) };
     const claim = await this.claim(input, traceId);
     if (claim.kind === 'replay') return replayResponse(claim.stored);
     // One person's messages are analysed in arrival order (within this process), so a quick
