@@ -5,18 +5,18 @@ import {
   type SendMessageInput,
   SendMessageResultSchema,
 } from '@workemon/contracts';
-import { UpstreamClient, type UpstreamOptions } from './upstream-client.js';
+import { OperatorUpstream, type UpstreamOptions } from './upstream-client.js';
 
 /** The communicator's /send and its ingest ledger (GET /inbound, POST /inbound/{id}/retry). */
 export class CommunicatorClient {
-  readonly upstream: UpstreamClient;
+  readonly upstream: OperatorUpstream;
 
   constructor(options: UpstreamOptions) {
-    this.upstream = new UpstreamClient('communicator', options);
+    this.upstream = new OperatorUpstream('communicator', options);
   }
 
   send(message: SendMessageInput) {
-    return this.upstream.call('POST', '/send', SendMessageResultSchema, { data: message });
+    return this.upstream.call('POST', '/send', SendMessageResultSchema, { body: message });
   }
 
   inbound(query: Partial<InboundListQuery>) {
@@ -25,14 +25,14 @@ export class CommunicatorClient {
         .filter((e): e is [string, string | number] => e[1] !== undefined)
         .map(([k, v]) => [k, String(v)]),
     );
-    return this.upstream.call('GET', '/inbound', InboundPageSchema, { params });
+    return this.upstream.call('GET', '/inbound', InboundPageSchema, { query: params });
   }
 
   retry(id: number) {
     return this.upstream.call('POST', `/inbound/${id}/retry`, InboundRetryResultSchema);
   }
 
-  close(): void {
-    this.upstream.close();
+  close(): Promise<void> {
+    return this.upstream.close();
   }
 }

@@ -11,7 +11,7 @@ import {
   UserSchema,
   z,
 } from '@workemon/contracts';
-import { UpstreamClient, type UpstreamOptions } from './upstream-client.js';
+import { OperatorUpstream, type UpstreamOptions } from './upstream-client.js';
 
 export type OperatorAction = 'take-over' | 'release' | 'resolve' | 'assign';
 
@@ -27,15 +27,15 @@ const definedParams = (params: Record<string, string | number | undefined>) =>
 
 /** The secretary's operator API and user directory, called with the service token. */
 export class SecretaryClient {
-  readonly upstream: UpstreamClient;
+  readonly upstream: OperatorUpstream;
 
   constructor(options: UpstreamOptions) {
-    this.upstream = new UpstreamClient('secretary', options);
+    this.upstream = new OperatorUpstream('secretary', options);
   }
 
   inbox(query: InboxQuery) {
     return this.upstream.call('GET', '/operator/conversations', InboxPageSchema, {
-      params: definedParams(query),
+      query: definedParams(query),
     });
   }
 
@@ -44,7 +44,7 @@ export class SecretaryClient {
       'GET',
       '/operator/escalations',
       z.object({ items: z.array(ConversationSummarySchema) }),
-      { params: { limit: String(limit) } },
+      { query: { limit: String(limit) } },
     );
   }
 
@@ -58,13 +58,13 @@ export class SecretaryClient {
 
   act(key: ConversationKey, action: OperatorAction, operator: string) {
     return this.upstream.call('POST', `${conversationPath(key)}/${action}`, ConversationSummarySchema, {
-      data: { operator },
+      body: { operator },
     });
   }
 
   recordReply(key: ConversationKey, reply: OperatorReplyInput) {
     return this.upstream.call('POST', `${conversationPath(key)}/replies`, OperatorReplySchema, {
-      data: reply,
+      body: reply,
     });
   }
 
@@ -77,7 +77,7 @@ export class SecretaryClient {
       'POST',
       `${conversationPath(key)}/replies/${encodeURIComponent(idempotencyKey)}/outcome`,
       z.unknown(),
-      { data: outcome },
+      { body: outcome },
     );
   }
 
@@ -86,15 +86,15 @@ export class SecretaryClient {
       'GET',
       '/users',
       z.object({ items: z.array(UserSchema), next_cursor: z.string().nullable() }),
-      { params: definedParams({ limit, cursor }) },
+      { query: definedParams({ limit, cursor }) },
     );
   }
 
   upsertUsers(users: z.infer<typeof UserSchema>[]) {
-    return this.upstream.call('PUT', '/users', z.object({ upserted: z.number() }), { data: users });
+    return this.upstream.call('POST', '/users', z.object({ upserted: z.number() }), { body: users });
   }
 
-  close(): void {
-    this.upstream.close();
+  close(): Promise<void> {
+    return this.upstream.close();
   }
 }

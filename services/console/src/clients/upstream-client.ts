@@ -1,6 +1,5 @@
 import { AppError, type ErrorCode } from '@workemon/errors';
-import { ServiceClient, type ServiceMetrics } from '@workemon/http-kit';
-import { currentRequestId } from '@workemon/logger';
+import { type ServiceMetrics, toAppError, UpstreamClient, UpstreamError } from '@workemon/http-kit';
 import type { z } from 'zod';
 
 export interface UpstreamOptions {
@@ -19,99 +18,39 @@ const RELAYED: Partial<Record<number, ErrorCode>> = {
 };
 
 /**
- * A mesh service called on an operator's behalf. Unlike ServiceClient.get/post, the peer's own
- * 4xx verdicts (bad parameter, not found, taken over by someone else) reach the operator as they
+ * A mesh service called on an operator's behalf. Unlike ServiceClient, the peer's own 4xx
+ * verdicts (bad parameter, not found, taken over by someone else) reach the operator as they
  * are; credentials problems, 5xx, timeouts and garbage stay 502/503/504 as everywhere.
  */
-export class UpstreamClient {
-  readonly service: ServiceClient;
+export class OperatorUpstream {
+  readonly client: UpstreamClient;
 
-  private readonly metrics: ServiceMetrics | undefined;
-
-  constructor(
-    private readonly target: string,
-    options: UpstreamOptions,
-  ) {
-    this.service = new ServiceClient({ target, ...options, maxSockets: 32 });
-    this.metrics = options.metrics;
+  constructor(target: string, options: UpstreamOptions) {
+    this.client = new UpstreamClient({ target, ...options, connections: 32 });
   }
 
   async call<S extends z.ZodType>(
-    method: 'GET' | 'POST' | 'PUT',
+    method: 'GET' | 'POST',
     path: string,
     schema: S,
-    extra: { data?: unknown; params?: Record<string, string> } = {},
+    extra: { body?: unknown; query?: Record<string, string> } = {},
   ): Promise<z.output<S>> {
-    let response;
-    const started = performance.now();
-    let outcome = 'success';
     try {
-      const requestId = currentRequestId();
-      response = await this.service.http.request({
-        method,
-        url: path,
-        ...extra,
-        headers: requestId ? { 'x-request-id': requestId } : {},
-      });
+      return await this.client.call({ method, path, schema, ...extra });
     } catch (error) {
-      const code = (error as { code?: string }).code;
-      outcome = code === 'ECONNABORTED' || code === 'ETIMEDOUT' ? 'timeout' : 'unreachable';
-      if (outcome === 'timeout') {
-        this.metrics?.upstreamDuration.observe(
-          { target: this.target, outcome },
-          (performance.now() - started) / 1000,
-        );
-        throw AppError.gatewayTimeout(`${this.target} did not answer in time`, error);
-      }
-      this.metrics?.upstreamDuration.observe(
-        { target: this.target, outcome },
-        (performance.now() - started) / 1000,
-      );
-      throw AppError.unavailable(`${this.target} is unreachable (${code ?? (error as Error).message})`, {
-        cause: error,
-      });
-    }
-    const body = response.data as { message?: unknown } | undefined;
-    const detail = typeof body?.message === 'string' ? body.message : `HTTP ${response.status}`;
-    try {
-      if (response.status >= 400) {
-        outcome = `http_${response.status}`;
-        const relayed = RELAYED[response.status];
-        if (relayed) throw new AppError(relayed, detail);
-        if (response.status === 401 || response.status === 403)
-          throw AppError.badGateway(
-            `${this.target} rejected the console's credentials (check SERVICE_TOKEN)`,
-          );
-        if (response.status === 503 || response.status === 429) {
-          const retryAfter = Number(response.headers['retry-after']);
-          throw AppError.unavailable(
-            `${this.target}: ${detail}`,
-            Number.isFinite(retryAfter) ? { retryAfterSeconds: retryAfter } : {},
-          );
-        }
-        if (response.status === 504) throw AppError.gatewayTimeout(`${this.target}: ${detail}`);
-        throw AppError.badGateway(`${this.target} failed: ${detail}`);
-      }
-      if (response.status === 204) return schema.parse(undefined);
-      const parsed = schema.safeParse(response.data);
-      if (!parsed.success) {
-        outcome = 'invalid_response';
-        throw AppError.badGateway(`${this.target} returned an invalid answer`);
-      }
-      return parsed.data;
-    } finally {
-      this.metrics?.upstreamDuration.observe(
-        { target: this.target, outcome },
-        (performance.now() - started) / 1000,
-      );
+      const relayed =
+        error instanceof UpstreamError && error.kind === 'http' ? RELAYED[error.status ?? 0] : undefined;
+      if (relayed && error instanceof UpstreamError)
+        throw new AppError(relayed, error.detail ?? error.message, { cause: error });
+      throw toAppError(error);
     }
   }
 
   health(): Promise<{ ok: boolean; status?: number; detail?: string }> {
-    return this.service.ping();
+    return this.client.ping();
   }
 
-  close(): void {
-    this.service.close();
+  close(): Promise<void> {
+    return this.client.close();
   }
 }

@@ -102,8 +102,8 @@ export async function startConsole(options: {
       live.stop();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
-      secretary.close();
-      communicator.close();
+      await secretary.close();
+      await communicator.close();
       await database.close();
     },
   };
