@@ -59,7 +59,7 @@ export function createFollowUps(
   // Exported even with nothing configured, so dashboards and alerts always find the series.
   const followUpMetrics = createFollowUpMetrics(metrics.registry, () => store.pendingCounts());
   const handlers: Partial<Record<FollowUpKind, FollowUpHandler>> = {};
-  const closers: (() => void)[] = [];
+  const closers: (() => Promise<void>)[] = [];
 
   if (config.JIRA_BASE_URL && config.JIRA_API_TOKEN && config.JIRA_PROJECT_KEY) {
     const jira = new JiraClient({
@@ -105,7 +105,7 @@ export function createFollowUps(
     policy,
     close: async () => {
       await worker.stop();
-      for (const close of closers) close();
+      for (const close of closers) await close();
     },
   };
 }
