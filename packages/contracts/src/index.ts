@@ -250,6 +250,7 @@ export const INBOUND_STATUSES = [
   'received',
   'processing',
   'answered',
+  'sending',
   'replied',
   'skipped',
   'quarantined',

@@ -2,14 +2,17 @@ import { type AnalysisResponse, AnalysisResponseSchema, type AnalyzeRequestInput
 import { type ServiceMetrics, ServiceClient } from '@workemon/http-kit';
 import { currentRequestId } from '@workemon/logger';
 import { isAxiosError } from 'axios';
-import { PermanentFailure, RetryableFailure } from '../domain/errors.js';
+import { MessageFailure, PermanentFailure, RetryableFailure } from '../domain/errors.js';
 import type { SecretaryPort } from '../domain/process-inbound-message-use-case.js';
 
 /**
  * POST /analyze-request on the secretary over a keep-alive ServiceClient.
  * Unlike ServiceClient.post it classifies failures for the ledger: a 4xx
- * (except 408/429) is permanent — the same input will be rejected again —
- * everything else is retryable. Retries happen in the ledger, not here.
+ * (except 408/429) is permanent — the same input will be rejected again (409:
+ * its message_id was used for another request); a 500 is a failure of this
+ * message (counts an attempt); 502/503/504, 408/429, refused, reset and
+ * timed-out calls are outages of the secretary or its LLM (retried, never
+ * counted). Retries happen in the ledger, not here.
  */
 export class SecretaryClient implements SecretaryPort {
   private readonly client: ServiceClient;
@@ -37,7 +40,10 @@ export class SecretaryClient implements SecretaryPort {
       const detail = typeof body?.message === 'string' ? body.message : `HTTP ${response.status}`;
       if (response.status >= 400) {
         outcome = `http_${response.status}`;
-        if (response.status >= 500 || response.status === 408 || response.status === 429) {
+        if (response.status === 500) {
+          throw new MessageFailure(`secretary answered 500: ${detail}`);
+        }
+        if (response.status > 500 || response.status === 408 || response.status === 429) {
           const retryAfter = Number(response.headers['retry-after']);
           throw new RetryableFailure(
             `secretary answered ${response.status}: ${detail}`,
@@ -55,13 +61,18 @@ export class SecretaryClient implements SecretaryPort {
       const parsed = AnalysisResponseSchema.safeParse(response.data);
       if (!parsed.success) {
         outcome = 'invalid_response';
-        throw new RetryableFailure(
+        throw new MessageFailure(
           `secretary returned an invalid answer: ${parsed.error.issues[0]?.message ?? 'schema mismatch'}`,
         );
       }
       return parsed.data;
     } catch (error) {
-      if (error instanceof PermanentFailure || error instanceof RetryableFailure) throw error;
+      if (
+        error instanceof PermanentFailure ||
+        error instanceof MessageFailure ||
+        error instanceof RetryableFailure
+      )
+        throw error;
       outcome =
         isAxiosError(error) && (error.code === 'ECONNABORTED' || error.code === 'ETIMEDOUT')
           ? 'timeout'
