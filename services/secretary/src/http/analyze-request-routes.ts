@@ -17,7 +17,13 @@ export function analyzeRequestRoutes(
   });
   const handler: RequestHandler = async (req, res) => {
     const input = parseInput(AnalyzeRequestInputSchema, req);
-    res.json(await useCase.execute(input, res.locals.requestId as string | undefined));
+    const answer = await useCase.execute(input, res.locals.requestId as string | undefined);
+    // The access log line is the request's one line at info: it says what was decided.
+    res.locals.logFields = {
+      labels: { channel: input.channel, action: answer.action, is_enough: String(answer.is_enough) },
+      ...(answer.conversation_id ? { workemon: { conversation_id: answer.conversation_id } } : {}),
+    };
+    res.json(answer);
   };
   router.get('/analyze-request', admit, handler);
   router.post('/analyze-request', admit, handler);
