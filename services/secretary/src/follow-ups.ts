@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { ServiceMetrics } from '@workemon/http-kit';
 import type { Logger } from '@workemon/logger';
 import { CommunicatorClient } from './clients/communicator-client.js';
@@ -24,13 +25,14 @@ export type FollowUpConfig = Pick<
   | 'ESCALATION_TELEGRAM_CHAT_ID'
   | 'DEPARTMENT_MAILING_LISTS'
   | 'COMMUNICATOR_URL'
+  | 'HEARTBEAT_INTERVAL_MS'
+  | 'OWNER_TIMEOUT_MS'
 >;
 
-export const DEFAULT_FOLLOW_UP_OPTIONS: FollowUpWorkerOptions = {
+export const DEFAULT_FOLLOW_UP_OPTIONS: Omit<FollowUpWorkerOptions, 'leaseMs' | 'heartbeatMs' | 'owner'> = {
   maxAttempts: 10,
   retryBaseMs: 5_000,
   maxRetryDelayMs: 15 * 60_000,
-  leaseMs: 60_000,
   sweepIntervalMs: 15_000,
 };
 
@@ -98,7 +100,13 @@ export function createFollowUps(
     handlers,
     metrics: followUpMetrics,
     logger,
-    options: { ...DEFAULT_FOLLOW_UP_OPTIONS, ...options },
+    options: {
+      ...DEFAULT_FOLLOW_UP_OPTIONS,
+      leaseMs: config.OWNER_TIMEOUT_MS,
+      heartbeatMs: config.HEARTBEAT_INTERVAL_MS,
+      owner: `secretary-${randomUUID()}`,
+      ...options,
+    },
   });
   return {
     worker,
