@@ -263,6 +263,7 @@ export const INBOUND_STATUSES = [
   'received',
   'processing',
   'answered',
+  'sending',
   'replied',
   'skipped',
   'quarantined',
