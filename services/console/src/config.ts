@@ -26,8 +26,9 @@ export const configSchema = z.object({
   /** Without operators the console starts, but nobody can sign in (and /health says so). */
   OPERATORS: z
     .string()
-    .default('[]')
+    .optional()
     .transform((value, ctx) => {
+      if (value === undefined) return [];
       try {
         return JSON.parse(value) as unknown;
       } catch {
