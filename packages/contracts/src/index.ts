@@ -259,6 +259,7 @@ export const INBOUND_STATUSES = [
   'received',
   'processing',
   'answered',
+  'sending',
   'replied',
   'skipped',
   'quarantined',

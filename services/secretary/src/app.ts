@@ -29,6 +29,7 @@ export type AppConfig = Pick<
   | 'CLARIFICATION_TTL'
   | 'MAX_CLARIFICATIONS'
   | 'MAX_REQUEST_CHARS'
+  | 'ANALYZE_MAX_IN_FLIGHT'
 >;
 
 export interface AppDeps {
@@ -100,7 +101,7 @@ export function createApp(deps: AppDeps): Express {
     });
 
   const routes = Router();
-  routes.use(analyzeRequestRoutes(analyze));
+  routes.use(analyzeRequestRoutes(analyze, { maxInFlight: config.ANALYZE_MAX_IN_FLIGHT }));
   routes.use(historyRoutes(new ListHistoryUseCase(exchanges)));
   routes.use(usersRoutes(new UserDirectoryUseCases(userRepository)));
 
