@@ -131,7 +131,7 @@ export class ProcessInboundMessageUseCase {
         }
         if (answer.held_for_operator) {
           // An operator took the conversation over: the secretary kept the message for them.
-          await ledger.markSkipped(current.id, HELD_FOR_OPERATOR);
+          await ledger.markSkipped(current.id, owner, HELD_FOR_OPERATOR);
           metrics.channelMessages.inc({ channel: current.channel, outcome: 'skipped' });
           logger.info('held for an operator: not answering', log);
           return;
