@@ -10,6 +10,8 @@ import { UserRepository } from './data/user-repository.js';
 import { AnalyzeRequestUseCase } from './domain/analyze-request-use-case.js';
 import { ListHistoryUseCase } from './domain/list-history-use-case.js';
 import type { FollowUps } from './follow-ups.js';
+import { createKnowledge, type Knowledge } from './knowledge.js';
+import { knowledgeRoutes } from './http/knowledge-routes.js';
 import type { Clock, FollowUpKind } from './domain/ports.js';
 import { UserDirectoryUseCases } from './domain/user-directory-use-cases.js';
 import type { GuesserClient } from './clients/guesser-client.js';
@@ -29,6 +31,10 @@ export type AppConfig = Pick<
   | 'CLARIFICATION_TTL'
   | 'MAX_CLARIFICATIONS'
   | 'MAX_REQUEST_CHARS'
+  | 'KNOWLEDGE_DIR'
+  | 'KNOWLEDGE_MAX_DOCUMENT_CHARS'
+  | 'KNOWLEDGE_MIN_SCORE'
+  | 'KNOWLEDGE_PASSAGES'
 >;
 
 export interface AppDeps {
@@ -41,6 +47,8 @@ export interface AppDeps {
   analyst: SystemAnalystClient;
   /** Jira issues and escalations to the support chat, done after the exchange (see follow-ups.ts). */
   followUps?: FollowUps;
+  /** The knowledge base; built from config and database when absent (tests). */
+  knowledge?: Knowledge;
   clock?: Clock;
 }
 
@@ -51,6 +59,7 @@ export function createApp(deps: AppDeps): Express {
   const userRepository = new UserRepository(database.db);
   const upstreamBudget = 2 * config.UPSTREAM_TIMEOUT_MS;
   const followUpWorker = deps.followUps?.worker;
+  const knowledge = deps.knowledge ?? createKnowledge(config, database, metrics, logger);
   const analyze = new AnalyzeRequestUseCase({
     store: exchanges,
     requesters: exchanges,
@@ -100,6 +109,7 @@ export function createApp(deps: AppDeps): Express {
   routes.use(analyzeRequestRoutes(analyze));
   routes.use(historyRoutes(new ListHistoryUseCase(exchanges)));
   routes.use(usersRoutes(new UserDirectoryUseCases(userRepository)));
+  routes.use(knowledgeRoutes(knowledge.useCases));
 
   const authKeys = [...config.API_KEYS, ...(config.SERVICE_TOKEN ? [config.SERVICE_TOKEN] : [])];
   // Cyrillic text percent-encodes to up to 9 URL characters per character; a JSON body to ~6 bytes.

@@ -14,6 +14,7 @@ import { configSchema } from './config.js';
 import { createDatabase } from './data/db.js';
 import { UserRepository } from './data/user-repository.js';
 import { createFollowUps } from './follow-ups.js';
+import { createKnowledge } from './knowledge.js';
 import { UserDirectoryUseCases } from './domain/user-directory-use-cases.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -36,6 +37,7 @@ try {
   const guesser = new GuesserClient({ baseURL: config.GUESSER_URL, ...upstream });
   const analyst = new SystemAnalystClient({ baseURL: config.SYSTEM_ANALYST_URL, ...upstream });
   const followUps = createFollowUps(config, database, upstream, metrics, logger);
+  const knowledge = createKnowledge(config, database, metrics, logger);
 
   if (config.USER_DIRECTORY_FILE) {
     const { upserted } = await new UserDirectoryUseCases(new UserRepository(database.db)).importFile(
@@ -55,11 +57,21 @@ try {
     guesser,
     analyst,
     followUps,
+    knowledge,
   });
   const server = await listen(app, config.PORT, config.HOST);
   logger.info(`secretary listening on ${config.HOST}:${config.PORT}`, { event: { action: 'start' } });
   // Also picks up follow-ups a previous process stored but did not finish.
   followUps.worker?.start();
+  // In the background: readiness does not wait for it, and a failed sync is logged, never fatal.
+  const startupLogger = logger;
+  void knowledge.useCases.syncDirectory(knowledge.directory).catch(async (error: unknown) => {
+    startupLogger.error(`knowledge sync of ${knowledge.directory} failed: ${(error as Error).message}`, {
+      err: error as Error,
+      event: { action: 'knowledge-sync', outcome: 'failure' },
+    });
+    await knowledge.useCases.refreshGauge().catch(() => undefined);
+  });
   installGracefulShutdown({
     server,
     logger,
