@@ -7,3 +7,4 @@ export * from './metrics.js';
 export * from './openapi.js';
 export * from './server.js';
 export * from './id-cursor.js';
+export * from './upstream-client.js';

@@ -4,7 +4,7 @@ import { BrokenCircuitError, ConsecutiveBreaker, circuitBreaker, handleWhen } fr
 import OpenAI from 'openai';
 import client from 'prom-client';
 import type { z } from 'zod';
-import { createNodeHttpFetch } from './node-http-fetch.js';
+import { ChatCompletionsClient } from './chat-completions-client.js';
 import type { LlmSettings } from './providers.js';
 
 export interface LlmUsage {
@@ -77,7 +77,7 @@ class UpstreamFailure extends Error {
  * repair attempt, metrics, and a mapping of every failure to a clear AppError.
  */
 export class LlmClient {
-  private readonly openai: OpenAI;
+  private readonly completions: ChatCompletionsClient;
   private readonly breaker;
   /** Turned off for good when the server rejects response_format (older llama.cpp, some gateways). */
   private jsonMode: boolean;
@@ -85,13 +85,12 @@ export class LlmClient {
   constructor(private readonly options: LlmClientOptions) {
     const { settings } = options;
     this.jsonMode = settings.jsonMode;
-    this.openai = new OpenAI({
+    this.completions = new ChatCompletionsClient({
       apiKey: settings.apiKey,
       baseURL: settings.baseURL,
-      timeout: options.timeoutMs,
+      timeoutMs: options.timeoutMs,
       maxRetries: options.maxRetries,
       defaultHeaders: settings.defaultHeaders,
-      fetch: createNodeHttpFetch(),
     });
     this.breaker = circuitBreaker(
       handleWhen((e) => e instanceof UpstreamFailure),
@@ -165,7 +164,7 @@ export class LlmClient {
     try {
       const completion = await this.breaker.execute(async () => {
         const create = () =>
-          this.openai.chat.completions.create(
+          this.completions.create(
             {
               model,
               messages,
