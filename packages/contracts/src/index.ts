@@ -397,6 +397,7 @@ export const INBOUND_STATUSES = [
   'received',
   'processing',
   'answered',
+  'sending',
   'replied',
   'skipped',
   'quarantined',

@@ -146,6 +146,8 @@ function accessLog(logger: Logger, metrics: ServiceMetrics): RequestHandler {
           outcome: res.statusCode >= 400 ? 'failure' : 'success',
         },
         ...(req.headers['user-agent'] ? { user_agent: { original: req.headers['user-agent'] } } : {}),
+        // What the route adds about its outcome: one line per request carries it all.
+        ...(res.locals.logFields as Record<string, unknown> | undefined),
       });
     });
     next();

@@ -8,3 +8,4 @@ export * from './openapi.js';
 export * from './server.js';
 export * from './id-cursor.js';
 export * from './upstream-client.js';
+export * from './admission.js';

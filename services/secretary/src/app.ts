@@ -31,6 +31,7 @@ export type AppConfig = Pick<
   | 'CLARIFICATION_TTL'
   | 'MAX_CLARIFICATIONS'
   | 'MAX_REQUEST_CHARS'
+  | 'ANALYZE_MAX_IN_FLIGHT'
   | 'KNOWLEDGE_DIR'
   | 'KNOWLEDGE_MAX_DOCUMENT_CHARS'
   | 'KNOWLEDGE_MIN_SCORE'
@@ -109,7 +110,7 @@ export function createApp(deps: AppDeps): Express {
     });
 
   const routes = Router();
-  routes.use(analyzeRequestRoutes(analyze));
+  routes.use(analyzeRequestRoutes(analyze, { maxInFlight: config.ANALYZE_MAX_IN_FLIGHT }));
   routes.use(historyRoutes(new ListHistoryUseCase(exchanges)));
   routes.use(usersRoutes(new UserDirectoryUseCases(userRepository)));
   routes.use(knowledgeRoutes(knowledge.useCases));
