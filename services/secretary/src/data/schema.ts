@@ -94,6 +94,8 @@ export const requests = secretary.table(
     promptVersion: text('prompt_version'),
     tokenUsage: jsonb('token_usage').$type<Record<string, unknown>>(),
     tokensTotal: integer('tokens_total'),
+    /** Knowledge documents passed to the analyst for this answer: [{id, title, url?}]. */
+    sources: jsonb('sources').$type<{ id: string; title: string; url?: string }[]>(),
   },
   (t) => [
     // Failed attempts are not answers: they stay in history and never block a retry.
@@ -148,7 +150,7 @@ export const followUps = secretary.table(
 /**
  * The operators' inbox: one row per conversation — a person on a channel — summarising its
  * latest activity, so the inbox pages by an index instead of grouping every exchange.
- * Exchanges keep it current through a trigger on `requests` (migration 0004_inbox_trigger),
+ * Exchanges keep it current through a trigger on `requests` (migration 0005_inbox_trigger),
  * so no write path of the analysis can forget it; operator actions update it directly.
  */
 export const inboxThreads = secretary.table(
