@@ -10,6 +10,8 @@ import { AnalyzeRequestUseCase } from './domain/analyze-request-use-case.js';
 import { ListHistoryUseCase } from './domain/list-history-use-case.js';
 import type { Exchanges } from './exchanges.js';
 import type { FollowUps } from './follow-ups.js';
+import { createKnowledge, type Knowledge } from './knowledge.js';
+import { knowledgeRoutes } from './http/knowledge-routes.js';
 import type { Clock, FollowUpKind } from './domain/ports.js';
 import { UserDirectoryUseCases } from './domain/user-directory-use-cases.js';
 import type { GuesserClient } from './clients/guesser-client.js';
@@ -30,6 +32,10 @@ export type AppConfig = Pick<
   | 'MAX_CLARIFICATIONS'
   | 'MAX_REQUEST_CHARS'
   | 'ANALYZE_MAX_IN_FLIGHT'
+  | 'KNOWLEDGE_DIR'
+  | 'KNOWLEDGE_MAX_DOCUMENT_CHARS'
+  | 'KNOWLEDGE_MIN_SCORE'
+  | 'KNOWLEDGE_PASSAGES'
 >;
 
 export interface AppDeps {
@@ -44,6 +50,8 @@ export interface AppDeps {
   analyst: SystemAnalystClient;
   /** Jira issues and escalations to the support chat, done after the exchange (see follow-ups.ts). */
   followUps?: FollowUps;
+  /** The knowledge base; built from config and database when absent (tests). */
+  knowledge?: Knowledge;
   clock?: Clock;
 }
 
@@ -54,6 +62,7 @@ export function createApp(deps: AppDeps): Express {
   const userRepository = new UserRepository(database.db);
   const upstreamBudget = 2 * config.UPSTREAM_TIMEOUT_MS;
   const followUpWorker = deps.followUps?.worker;
+  const knowledge = deps.knowledge ?? createKnowledge(config, database, metrics, logger);
   const analyze = new AnalyzeRequestUseCase({
     store: exchanges,
     requesters: exchanges,
@@ -104,6 +113,7 @@ export function createApp(deps: AppDeps): Express {
   routes.use(analyzeRequestRoutes(analyze, { maxInFlight: config.ANALYZE_MAX_IN_FLIGHT }));
   routes.use(historyRoutes(new ListHistoryUseCase(exchanges)));
   routes.use(usersRoutes(new UserDirectoryUseCases(userRepository)));
+  routes.use(knowledgeRoutes(knowledge.useCases));
 
   const authKeys = [...config.API_KEYS, ...(config.SERVICE_TOKEN ? [config.SERVICE_TOKEN] : [])];
   // Cyrillic text percent-encodes to up to 9 URL characters per character; a JSON body to ~6 bytes.
