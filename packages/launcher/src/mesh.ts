@@ -62,6 +62,24 @@ function loadOrCreateSecrets(dataDir: string): Secrets {
   return secrets;
 }
 
+/**
+ * Children writing to the launcher's own stdout write straight to it (inherited descriptors): the
+ * launcher then does no work per log line. Any other stream (tests capture one) gets pipes.
+ */
+function childOutput(output: NodeJS.WritableStream): {
+  stdio: ['ignore', 'inherit' | 'pipe', 'inherit' | 'pipe'];
+  attach: (child: ChildProcess) => void;
+} {
+  if (output === process.stdout) return { stdio: ['ignore', 'inherit', 'inherit'], attach: () => {} };
+  return {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    attach: (child) => {
+      child.stdout?.pipe(output, { end: false });
+      child.stderr?.pipe(output, { end: false });
+    },
+  };
+}
+
 function run(
   cmd: string,
   args: string[],
@@ -70,9 +88,9 @@ function run(
   output: NodeJS.WritableStream,
 ): Promise<number> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.pipe(output, { end: false });
-    child.stderr.pipe(output, { end: false });
+    const { stdio, attach } = childOutput(output);
+    const child = spawn(cmd, args, { env, cwd, stdio });
+    attach(child);
     child.on('error', reject);
     child.on('exit', (code) => resolvePromise(code ?? 1));
   });
@@ -153,15 +171,15 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
   const children = new Map<string, ChildProcess>();
   let stopping = false;
   const ready = new Set<string>();
+  const serviceOutput = childOutput(options.output);
   const start = (s: ServiceSpec, restarts: number): ChildProcess => {
     const startedAt = Date.now();
     const child = spawn(process.execPath, ['dist/main.js'], {
       cwd: join(root, s.dir),
       env: { ...sharedEnv, PORT: String(options.basePort + s.portOffset) },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: serviceOutput.stdio,
     });
-    child.stdout?.pipe(options.output, { end: false });
-    child.stderr?.pipe(options.output, { end: false });
+    serviceOutput.attach(child);
     child.on('exit', (code, signal) => {
       // During start-up waitHealthy reports the exit; afterwards a crash is restarted, but not forever.
       if (stopping || !ready.has(s.name)) return;
