@@ -55,6 +55,7 @@ export const conversations = secretary.table(
 export interface StageLatency {
   guesser_ms?: number;
   analyst_ms?: number;
+  knowledge_ms?: number;
   total_ms?: number;
 }
 
