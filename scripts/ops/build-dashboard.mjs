@@ -352,26 +352,21 @@ panel(
       'pending rows of secretary.requests: being analysed, or left by a dead owner until a retry or the sweep finishes them (~OWNER_TIMEOUT_MS).',
   },
 );
-panel(
-  'stat',
-  'Oldest pending exchange',
-  [['max(exchange_oldest_pending_seconds)', 'oldest']],
-  {
-    w: 4,
-    unit: 's',
-    thresholds: {
-      mode: 'absolute',
-      steps: [
-        { color: 'green', value: null },
-        { color: 'orange', value: 60 },
-        { color: 'red', value: 300 },
-      ],
-    },
+panel('stat', 'Oldest pending exchange', [['max(exchange_oldest_pending_seconds)', 'oldest']], {
+  w: 4,
+  unit: 's',
+  thresholds: {
+    mode: 'absolute',
+    steps: [
+      { color: 'green', value: null },
+      { color: 'orange', value: 60 },
+      { color: 'red', value: 300 },
+    ],
   },
-);
+});
 panel(
   'timeseries',
-  'Take-overs of dead owners\' work',
+  "Take-overs of dead owners' work",
   [
     [`sum by (by) (increase(exchange_takeovers_total[${RATE}]))`, 'exchange by {{by}}'],
     [`sum by (kind) (increase(follow_up_takeovers_total[${RATE}]))`, 'follow-up {{kind}}'],
