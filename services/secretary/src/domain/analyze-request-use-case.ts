@@ -36,6 +36,7 @@ import type {
   SystemAnalystPort,
   RequesterLookupPort,
 } from './ports.js';
+import { heldMessage, heldResponse, type OperatorHoldPort } from './operator-hold.js';
 
 export interface AnalyzeRequestPolicy {
   maxRequestChars: number;
@@ -55,6 +56,8 @@ export interface AnalyzeRequestDeps {
   policy: AnalyzeRequestPolicy;
   /** Owner id, heartbeats and take-over of exchanges whose owner died (see exchange-ownership.ts). */
   ownership: ExchangeOwnership;
+  /** Conversations an operator took over: their messages are kept for the operator, not analysed. */
+  operatorHold?: OperatorHoldPort;
   /** Work stored with the exchange and done after it (see follow-ups.ts); absent: none configured. */
   followUps?: FollowUpPolicy & { kick(): void };
   /** Knowledge passages for the analyst (see knowledge-grounding.ts); absent: answers are not grounded. */
@@ -78,7 +81,7 @@ interface FollowUpSource {
 
 type Claim = ExchangeTarget | { kind: 'replay'; stored: StoredExchange };
 
-/** DESIGN §2 "Analysis": idempotency, user, conversation, guesser, analyst, one stored exchange. */
+/** docs/architecture.md "Analysis": idempotency, user, conversation, guesser, analyst, one stored exchange. */
 export class AnalyzeRequestUseCase {
   private readonly now: Clock;
   private readonly perUser = new KeyedSerializer();
@@ -101,6 +104,8 @@ export class AnalyzeRequestUseCase {
       request: storableText(received.request),
       ...(received.message_id === undefined ? {} : { message_id: storableKey(received.message_id) }),
     };
+    if (await this.deps.operatorHold?.holdIfTakenOver({ ...heldMessage(input), traceId }))
+      return { ...heldResponse(input), ...(traceId ? { request_id: traceId } : {}) };
     const claim = await this.claim(input, traceId);
     if (claim.kind === 'replay') return replayResponse(claim.stored);
     // One person's messages are analysed in arrival order (within this process), so a quick
