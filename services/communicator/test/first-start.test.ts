@@ -33,7 +33,6 @@ const ALL_IDS = PRE_EXISTING.map((m) => m.messageId);
 const question = (messageId: string, body = `Вопрос ${messageId}`) =>
   mail({ from: 'client@example.test', subject: `Вопрос ${messageId}`, body, messageId });
 
-
 type Peers = MailPeers;
 const startPeers = startMailPeers;
 const stopPeers = stopMailPeers;
