@@ -86,8 +86,9 @@ describe('infra/k8s (kustomize base + production overlay)', () => {
     };
     expect(callers('guesser')).toEqual(['secretary']);
     expect(callers('system-analyst')).toEqual(['secretary']);
-    expect(callers('secretary')).toEqual(['communicator']);
-    expect(callers('communicator')).toEqual(['secretary']);
+    expect(callers('secretary')).toEqual(['communicator', 'console']);
+    expect(callers('communicator')).toEqual(['secretary', 'console']);
+    expect(callers('console')).toEqual([]);
     for (const s of SERVICES) {
       const dep = find(rendered.overlay, 'Deployment', s.name);
       expect(dep?.spec.template.spec.automountServiceAccountToken, s.name).toBe(false);
