@@ -130,6 +130,10 @@ export const AnalysisResponseSchema = z
       .array(SourceSchema)
       .optional()
       .openapi({ description: 'Документы базы знаний, на которых основан ответ' }),
+    held_for_operator: z.boolean().optional().openapi({
+      description:
+        'true when an operator has taken the conversation over: the message is kept for them, nothing is sent to the person',
+    }),
   })
   .openapi('AnalysisResponse', {
     example: {
@@ -464,6 +468,10 @@ export const SendMessageInputSchema = z
     subject: z.string().trim().max(998).optional(),
     text: requiredText('text', 'Message text'),
     idempotency_key: requiredText('idempotency_key', 'Caller-chosen key; a repeat returns the first result'),
+    in_reply_to: z.string().trim().min(1).max(998).optional().openapi({
+      description:
+        'email: the Message-ID of the received mail this answers; the reply is threaded to it (Re: subject, In-Reply-To, References)',
+    }),
   })
   .openapi('SendMessageInput');
 export type SendMessageInput = z.infer<typeof SendMessageInputSchema>;
@@ -498,3 +506,4 @@ export const HealthResponseSchema = z
   })
   .openapi('HealthResponse');
 export type HealthResponse = z.infer<typeof HealthResponseSchema>;
+export * from './operator.js';

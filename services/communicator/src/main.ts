@@ -239,7 +239,7 @@ async function main(config: Config, logger: Logger): Promise<void> {
     },
   });
 
-  const sendMessage = new SendMessageUseCase({ outbound, email: mailer, telegram: bot });
+  const sendMessage = new SendMessageUseCase({ outbound, email: mailer, telegram: bot, mailThreads: ledger });
   const inboundOperator = new InboundOperatorUseCases({ ledger, logger, onRequeued: onNewWork });
   const telegramBot = bot;
   const recordTelegramUpdates = recordUpdates;
