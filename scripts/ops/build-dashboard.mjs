@@ -336,6 +336,42 @@ panel(
 );
 endRow();
 
+// ---- Operators ----------------------------------------------------------------------------------------------
+row('Operators (console)');
+panel('stat', 'Oldest unanswered escalation', [['max(operator_escalation_oldest_age_seconds)', 'age']], {
+  w: 6,
+  unit: 's',
+  description:
+    'How long the oldest conversation the AI escalated or failed has waited for an operator (0: none waiting). Alert WorkemonEscalationUnanswered after 30 minutes.',
+  thresholds: {
+    mode: 'absolute',
+    steps: [
+      { color: 'green', value: null },
+      { color: 'orange', value: 900 },
+      { color: 'red', value: 1800 },
+    ],
+  },
+});
+panel(
+  'timeseries',
+  'Operators: replies by hand, sign-ins, feedback',
+  [
+    [
+      `sum by (channel, outcome) (increase(console_operator_replies_total[${RATE}]))`,
+      'reply {{channel}} {{outcome}}',
+    ],
+    [`sum by (outcome) (increase(console_sign_ins_total[${RATE}]))`, 'sign-in {{outcome}}'],
+    [`sum by (verdict) (increase(console_feedback_total[${RATE}]))`, 'feedback {{verdict}}'],
+  ],
+  {
+    w: 18,
+    unit: 'short',
+    description:
+      'From the operator console: answers sent by hand, sign-in outcomes (locked = lock-out after repeated failures) and verdicts on AI answers.',
+  },
+);
+endRow();
+
 // ---- Knowledge base ---------------------------------------------------------------------------------------
 row('Knowledge base (secretary)');
 panel(
