@@ -95,6 +95,8 @@ describe('services/*/Dockerfile', () => {
     for (const l of ['**/node_modules', '**/dist', '**/.env', '.git']) expect(lines).toContain(l);
   });
 
+  const IMAGE_SERVICE_TOKEN = 'ops-image-service-token-0123456789';
+
   describe.each(SERVICES)('$name build output', (s) => {
     const built = existsSync(distMain(s));
 
@@ -106,6 +108,8 @@ describe('services/*/Dockerfile', () => {
         const env: Record<string, string> = {
           PORT: String(port),
           HOST: '127.0.0.1',
+          // Compose and k8s always give SERVICE_TOKEN; without it a service refuses to start.
+          SERVICE_TOKEN: IMAGE_SERVICE_TOKEN,
           ...(db ? { DATABASE_URL: db.url } : {}),
         };
         try {
@@ -164,6 +168,7 @@ describe('services/*/Dockerfile', () => {
             env: imageEnv({
               PORT: String(port),
               HOST: '127.0.0.1',
+              SERVICE_TOKEN: IMAGE_SERVICE_TOKEN,
               ...(db ? { DATABASE_URL: db.url, MIGRATE_ON_START: 'true' } : {}),
             }),
             stdio: ['ignore', 'pipe', 'pipe'],

@@ -7,3 +7,5 @@ export * from './metrics.js';
 export * from './openapi.js';
 export * from './server.js';
 export * from './id-cursor.js';
+export * from './known-routes.js';
+export * from './rate-limit.js';

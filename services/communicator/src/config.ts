@@ -1,4 +1,11 @@
-import { baseServiceConfig, booleanFlag, httpUrl, positiveInt, z } from '@workemon/config';
+import {
+  baseServiceConfig,
+  booleanFlag,
+  httpUrl,
+  positiveInt,
+  requireCredentials,
+  z,
+} from '@workemon/config';
 
 const optionalText = () => z.string().trim().min(1).optional();
 
@@ -55,6 +62,7 @@ export const configSchema = z
     COMMUNICATOR_RETRY_BASE_MS: positiveInt(2_000),
     MAX_REQUEST_CHARS: positiveInt(20_000),
   })
+  .superRefine(requireCredentials(['SERVICE_TOKEN']))
   .transform((c) => ({
     ...c,
     // Yandex uses one app password for IMAP and SMTP: SMTP credentials default to IMAP's.
