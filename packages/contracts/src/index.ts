@@ -255,9 +255,18 @@ const pageParams = {
   cursor: identifier('cursor', 512).optional().openapi({ description: 'Opaque cursor from next_cursor' }),
 };
 
+/** pending: being analysed (or left by a crashed owner until the sweep finishes it); completed; failed. */
+export const EXCHANGE_STATUSES = ['pending', 'completed', 'failed'] as const;
+
 export const HistoryQuerySchema = z.object({
   username: usernameSchema().optional(),
   channel: z.enum(CHANNELS, { error: "Parameter 'channel' must be one of: email, tg, direct" }).optional(),
+  status: z
+    .enum(EXCHANGE_STATUSES, {
+      error: `Parameter 'status' must be one of: ${EXCHANGE_STATUSES.join(', ')}`,
+    })
+    .optional()
+    .openapi({ description: 'Only exchanges in this state; without it: completed and failed' }),
   ...pageParams,
 });
 export type HistoryQuery = z.infer<typeof HistoryQuerySchema>;
@@ -271,7 +280,7 @@ export const HistoryItemSchema = z
     message_id: z.string().nullable(),
     conversation_id: z.string().nullable(),
     request: z.string(),
-    status: z.enum(['completed', 'failed']),
+    status: z.enum(EXCHANGE_STATUSES),
     is_enough: z.boolean().nullable(),
     action: z.string().nullable(),
     question: z.string().nullable(),

@@ -77,6 +77,9 @@ export class AppError extends Error {
   static notFound(message: string): AppError {
     return new AppError('NOT_FOUND', message);
   }
+  static conflict(message: string): AppError {
+    return new AppError('CONFLICT', message);
+  }
   static payloadTooLarge(message: string): AppError {
     return new AppError('PAYLOAD_TOO_LARGE', message);
   }

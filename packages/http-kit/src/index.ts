@@ -9,3 +9,4 @@ export * from './server.js';
 export * from './id-cursor.js';
 export * from './known-routes.js';
 export * from './rate-limit.js';
+export * from './upstream-client.js';

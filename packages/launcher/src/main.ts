@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dotenv from 'dotenv';
 import { launchMesh } from './mesh.js';
+import { PreflightError } from './preflight.js';
 
 // `pnpm start` from the repository root: one command runs the whole mesh.
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -10,8 +11,26 @@ if (existsSync(resolve(root, '.env'))) dotenv.config({ path: resolve(root, '.env
 
 const log = (line: string) => process.stderr.write(`[launcher] ${line}\n`);
 
+/** What the guesser's /health says about the LLM when it is not usable (undefined when it is). */
+async function llmProblem(guesserUrl: string | undefined): Promise<string | undefined> {
+  if (!guesserUrl) return undefined;
+  try {
+    const res = await fetch(`${guesserUrl}/health`, { signal: AbortSignal.timeout(3000) });
+    const body = (await res.json()) as { checks?: Record<string, { status?: string; detail?: string }> };
+    const llm = Object.entries(body.checks ?? {}).find(([name]) => name.startsWith('llm'))?.[1];
+    if (llm && llm.status !== 'ok') return llm.detail ?? `LLM check is ${llm.status}`;
+  } catch {
+    // the guesser answered its readiness probe; a failed /health here only skips the hint
+  }
+  return undefined;
+}
+
 async function main(): Promise<void> {
   const mesh = await launchMesh({
+    onFatal: (error) => {
+      log(`stopped: ${error.message}`);
+      process.exit(1);
+    },
     root,
     env: process.env,
     basePort: Number(process.env.LAUNCHER_BASE_PORT ?? 8000),
@@ -21,8 +40,17 @@ async function main(): Promise<void> {
     output: process.stdout,
   });
   const secretary = mesh.urls.secretary;
-  log('Workemon is running. Try:');
-  if (secretary) {
+  const llm = await llmProblem(mesh.urls.guesser);
+  if (llm) {
+    log(
+      `Workemon is running, but the LLM is not configured, so /analyze-request answers 503: ${llm.replace(/^LLM is not configured: /, '')}`,
+    );
+    log(
+      '  put LLM_PROVIDER and LLM_API_KEY in .env at the repository root (README: "Pointing it at an LLM") and restart',
+    );
+    if (secretary) log(`  open ${secretary}/docs   ·   ${secretary}/health   ·   ${secretary}/metrics`);
+  } else if (secretary) {
+    log('Workemon is running. Try:');
     log(
       `  curl -s -H "Authorization: Bearer $(cat ${process.env.LAUNCHER_DATA_DIR ?? '.data'}/api-key)" "${secretary}/analyze-request?channel=direct&username=smirnovanton&request=$(node -p 'encodeURIComponent(\`Хочу аналитику по операциям кошельков\`)')"`,
     );
@@ -50,6 +78,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: Error) => {
-  log(`failed to start: ${error.message}`);
+  // A preflight failure is one line that already says what to do.
+  log(error instanceof PreflightError ? error.message : `failed to start: ${error.message}`);
   process.exit(1);
 });

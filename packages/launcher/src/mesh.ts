@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
+import { assertPortsFree, lockDataDir } from './preflight.js';
 
 export interface ServiceSpec {
   name: string;
@@ -11,7 +12,7 @@ export interface ServiceSpec {
   needsDatabase: boolean;
 }
 
-/** Start order matters only for readiness: the secretary needs the LLM services, the communicator the secretary. */
+/** The services `pnpm start` runs; each degrades (never fails) while a peer is not up yet. */
 export const SERVICES: ServiceSpec[] = [
   { name: 'guesser', dir: 'services/guesser', portOffset: 1, needsDatabase: false },
   { name: 'system-analyst', dir: 'services/system-analyst', portOffset: 2, needsDatabase: false },
@@ -28,6 +29,14 @@ export interface LaunchOptions {
   log: (line: string) => void;
   /** Where children's stdout/stderr go (ECS JSON lines). */
   output: NodeJS.WritableStream;
+  /** Services to run (default SERVICES); tests pass their own. */
+  services?: ServiceSpec[];
+  /** Restarts allowed per service before the mesh gives up (a service up for a minute starts a fresh count). */
+  maxRestarts?: number;
+  /** First restart delay; doubles each time, capped at 30 s. */
+  restartBaseDelayMs?: number;
+  /** Called once when a service keeps exiting after maxRestarts: the mesh has stopped, the launcher should exit non-zero. */
+  onFatal?: (error: Error) => void;
 }
 
 export interface RunningMesh {
@@ -95,17 +104,31 @@ async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number):
 /** Migrations first, then every built service as a child process bound to 127.0.0.1. */
 export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
   const { root, log } = options;
-  const available = SERVICES.filter((s) => existsSync(join(root, s.dir, 'dist/main.js')));
+  const services = options.services ?? SERVICES;
+  const maxRestarts = options.maxRestarts ?? 5;
+  const restartBaseDelayMs = options.restartBaseDelayMs ?? 500;
+  const available = services.filter((s) => existsSync(join(root, s.dir, 'dist/main.js')));
   if (available.length === 0) throw new Error('No built services found: run `pnpm build` first');
   const dataDir = resolve(root, options.dataDir);
-  const secrets = loadOrCreateSecrets(dataDir);
+
+  // Before anything starts or is written: our ports are free and no other launcher uses the data dir.
+  const portCount = Math.max(...services.map((s) => s.portOffset)) + 1;
+  await assertPortsFree(options.basePort, portCount, options.env.DATABASE_URL ? [] : [options.pglitePort]);
+  const lock = lockDataDir(dataDir);
 
   let embedded: EmbeddedPostgres | undefined;
   let databaseUrl = options.env.DATABASE_URL;
-  if (!databaseUrl) {
-    embedded = await startEmbeddedPostgres(join(dataDir, 'pglite'), options.pglitePort);
-    databaseUrl = embedded.url;
-    log(`embedded PostgreSQL (PGlite) on ${databaseUrl} with data in ${join(dataDir, 'pglite')}`);
+  let secrets: Secrets;
+  try {
+    secrets = loadOrCreateSecrets(dataDir);
+    if (!databaseUrl) {
+      embedded = await startEmbeddedPostgres(join(dataDir, 'pglite'), options.pglitePort);
+      databaseUrl = embedded.url;
+      log(`embedded PostgreSQL (PGlite) on ${databaseUrl} with data in ${join(dataDir, 'pglite')}`);
+    }
+  } catch (error) {
+    lock.release();
+    throw error;
   }
 
   const urlOf = (s: ServiceSpec) => `http://127.0.0.1:${options.basePort + s.portOffset}`;
@@ -131,13 +154,16 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
     const code = await run(process.execPath, [migrate], sharedEnv, join(root, s.dir), options.output);
     if (code !== 0) {
       await embedded?.stop();
+      lock.release();
       throw new Error(`migrations for ${s.name} failed (exit ${code})`);
     }
   }
 
   const children = new Map<string, ChildProcess>();
   let stopping = false;
+  const ready = new Set<string>();
   const start = (s: ServiceSpec, restarts: number): ChildProcess => {
+    const startedAt = Date.now();
     const child = spawn(process.execPath, ['dist/main.js'], {
       cwd: join(root, s.dir),
       env: { ...sharedEnv, PORT: String(options.basePort + s.portOffset) },
@@ -146,19 +172,30 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
     child.stdout?.pipe(options.output, { end: false });
     child.stderr?.pipe(options.output, { end: false });
     child.on('exit', (code, signal) => {
-      if (stopping) return;
-      log(`${s.name} exited (${signal ?? code}); restarting${restarts >= 5 ? ' after a pause' : ''}`);
-      setTimeout(
-        () => {
-          if (!stopping) children.set(s.name, start(s, restarts + 1));
-        },
-        Math.min(30_000, 500 * 2 ** restarts),
-      ).unref();
+      // During start-up waitHealthy reports the exit; afterwards a crash is restarted, but not forever.
+      if (stopping || !ready.has(s.name)) return;
+      const count = Date.now() - startedAt > 60_000 ? 0 : restarts;
+      if (count >= maxRestarts) {
+        log(`${s.name} exited (${signal ?? code}) ${count + 1} times in a row; giving up`);
+        void stop().then(() =>
+          options.onFatal?.(
+            new Error(`${s.name} keeps exiting (${signal ?? code}); see its log lines above`),
+          ),
+        );
+        return;
+      }
+      const delay = Math.min(30_000, restartBaseDelayMs * 2 ** count);
+      log(`${s.name} exited (${signal ?? code}); restart ${count + 1} of ${maxRestarts} in ${delay} ms`);
+      setTimeout(() => {
+        if (!stopping) children.set(s.name, start(s, count + 1));
+      }, delay).unref();
     });
     return child;
   };
 
-  const stop = async () => {
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => (stopped ??= stopAll());
+  const stopAll = async () => {
     stopping = true;
     await Promise.all(
       [...children.values()].map(
@@ -175,17 +212,23 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
       ),
     );
     await embedded?.stop();
+    lock.release();
   };
 
   try {
-    for (const s of available) {
-      const child = start(s, 0);
-      children.set(s.name, child);
-      await waitHealthy(urlOf(s), child, 30_000).catch((error: Error) => {
-        throw new Error(`${s.name}: ${error.message}`);
-      });
-      log(`${s.name.padEnd(15)} ${urlOf(s)}`);
-    }
+    // All at once: no service needs another to start (they degrade until their peers answer).
+    for (const s of available) children.set(s.name, start(s, 0));
+    await Promise.all(
+      available.map((s) =>
+        waitHealthy(urlOf(s), children.get(s.name) as ChildProcess, 30_000).then(
+          () => ready.add(s.name),
+          (error: Error) => {
+            throw new Error(`${s.name}: ${error.message}`);
+          },
+        ),
+      ),
+    );
+    for (const s of available) log(`${s.name.padEnd(15)} ${urlOf(s)}`);
   } catch (error) {
     await stop();
     throw error;

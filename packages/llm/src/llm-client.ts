@@ -4,7 +4,7 @@ import { BrokenCircuitError, ConsecutiveBreaker, circuitBreaker, handleWhen } fr
 import OpenAI from 'openai';
 import client from 'prom-client';
 import type { z } from 'zod';
-import { createNodeHttpFetch } from './node-http-fetch.js';
+import { ChatCompletionsClient } from './chat-completions-client.js';
 import type { LlmSettings } from './providers.js';
 
 export interface LlmUsage {
@@ -86,7 +86,7 @@ export interface LlmCallHealth {
 }
 
 export class LlmClient {
-  private readonly openai: OpenAI;
+  private readonly completions: ChatCompletionsClient;
   private readonly breaker;
   /** Outcomes of the latest calls (bounded), for /health: failing calls degrade it before the breaker opens. */
   private readonly recent: { at: number; ok: boolean }[] = [];
@@ -96,13 +96,12 @@ export class LlmClient {
   constructor(private readonly options: LlmClientOptions) {
     const { settings } = options;
     this.jsonMode = settings.jsonMode;
-    this.openai = new OpenAI({
+    this.completions = new ChatCompletionsClient({
       apiKey: settings.apiKey,
       baseURL: settings.baseURL,
-      timeout: options.timeoutMs,
+      timeoutMs: options.timeoutMs,
       maxRetries: options.maxRetries,
       defaultHeaders: settings.defaultHeaders,
-      fetch: createNodeHttpFetch(),
     });
     this.breaker = circuitBreaker(
       handleWhen((e) => e instanceof UpstreamFailure),
@@ -191,7 +190,7 @@ export class LlmClient {
     try {
       const completion = await this.breaker.execute(async () => {
         const create = () =>
-          this.openai.chat.completions.create(
+          this.completions.create(
             {
               model,
               messages,

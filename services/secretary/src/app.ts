@@ -5,10 +5,10 @@ import type { Express } from 'express';
 import { createAnalysisMetrics } from './analysis-metrics.js';
 import type { Config } from './config.js';
 import type { DatabaseHandle } from './data/db.js';
-import { ExchangeRepository } from './data/exchange-repository.js';
 import { UserRepository } from './data/user-repository.js';
 import { AnalyzeRequestUseCase } from './domain/analyze-request-use-case.js';
 import { ListHistoryUseCase } from './domain/list-history-use-case.js';
+import type { Exchanges } from './exchanges.js';
 import type { FollowUps } from './follow-ups.js';
 import type { Clock, FollowUpKind } from './domain/ports.js';
 import { UserDirectoryUseCases } from './domain/user-directory-use-cases.js';
@@ -40,6 +40,8 @@ export interface AppDeps {
   logger: Logger;
   metrics: ServiceMetrics;
   database: DatabaseHandle;
+  /** The exchange ledger with its owner, heartbeats and take-overs (see exchanges.ts). */
+  exchanges: Exchanges;
   guesser: GuesserClient;
   analyst: SystemAnalystClient;
   /** Jira issues and escalations to the support chat, done after the exchange (see follow-ups.ts). */
@@ -50,7 +52,7 @@ export interface AppDeps {
 /** Wires repositories, use cases, health checks and routes; main.ts and tests both call it. */
 export function createApp(deps: AppDeps): Express {
   const { config, logger, metrics, database } = deps;
-  const exchanges = new ExchangeRepository(database.db);
+  const exchanges = deps.exchanges.repository;
   const userRepository = new UserRepository(database.db);
   const upstreamBudget = 2 * config.UPSTREAM_TIMEOUT_MS;
   const followUpWorker = deps.followUps?.worker;
@@ -61,13 +63,14 @@ export function createApp(deps: AppDeps): Express {
     analyst: deps.analyst,
     metrics: createAnalysisMetrics(metrics.registry),
     logger,
+    ownership: deps.exchanges.ownership,
     policy: {
       maxRequestChars: config.MAX_REQUEST_CHARS,
       clarificationTtlMs: config.CLARIFICATION_TTL,
       maxClarifications: config.MAX_CLARIFICATIONS,
-      // A duplicate waits as long as the first attempt can legitimately take (guesser + analyst).
-      duplicateWaitMs: upstreamBudget + 5_000,
-      stalePendingMs: upstreamBudget + 30_000,
+      // A duplicate waits as long as the first attempt can legitimately take (guesser + analyst),
+      // and at least until a silent owner counts as dead (then it takes over).
+      duplicateWaitMs: Math.max(upstreamBudget, deps.exchanges.ownership.timeouts.silentMs) + 5_000,
     },
     ...(followUpWorker && deps.followUps
       ? { followUps: { ...deps.followUps.policy, kick: () => followUpWorker.kick() } }

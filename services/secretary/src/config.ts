@@ -30,6 +30,10 @@ export const configSchema = z
     /** Support team's Telegram chat: escalations are announced there through the communicator. */
     ESCALATION_TELEGRAM_CHAT_ID: z.string().trim().min(1).optional(),
     UPSTREAM_TIMEOUT_MS: positiveInt(60_000),
+    /** Work in flight (an exchange, a follow-up) renews its owner's heartbeat this often. */
+    HEARTBEAT_INTERVAL_MS: positiveInt(3_000),
+    /** Work whose owner has not beaten for this long is taken over (by a retry, the sweep or another replica). */
+    OWNER_TIMEOUT_MS: positiveInt(10_000),
     USER_DIRECTORY_FILE: z.string().optional(),
     CLARIFICATION_TTL: duration('24h'),
     MAX_CLARIFICATIONS: positiveInt(3),
@@ -71,6 +75,12 @@ export const configSchema = z
   })
   .superRefine(requireCredentials(['SERVICE_TOKEN']))
   .superRefine((config, ctx) => {
+    if (config.OWNER_TIMEOUT_MS < 2 * config.HEARTBEAT_INTERVAL_MS)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['OWNER_TIMEOUT_MS'],
+        message: 'must be at least twice HEARTBEAT_INTERVAL_MS (a live owner would look dead)',
+      });
     // Half a Jira configuration is a mistake worth stopping for: name what is missing.
     if (!config.JIRA_BASE_URL) return;
     for (const key of ['JIRA_API_TOKEN', 'JIRA_PROJECT_KEY'] as const)

@@ -31,10 +31,20 @@ export function createFollowUpMetrics(
       }
     },
   });
+  const takeovers = new promClient.Counter({
+    name: 'follow_up_takeovers_total',
+    help: 'Follow-ups leased by an instance that stopped heartbeating, taken over by another, by kind',
+    labelNames: ['kind'],
+    registers: [registry],
+  });
   // Zero series up front, so rate() and increase() see the first event.
   for (const kind of FOLLOW_UP_KINDS) {
     const done = kind === 'jira-task' ? ['created', 'found_existing'] : ['sent'];
     for (const outcome of [...done, 'retry', 'failed']) counter.inc({ kind, outcome }, 0);
+    takeovers.inc({ kind }, 0);
   }
-  return { outcome: (kind, outcome) => counter.inc({ kind, outcome }) };
+  return {
+    outcome: (kind, outcome) => counter.inc({ kind, outcome }),
+    takeover: (kind) => takeovers.inc({ kind }),
+  };
 }

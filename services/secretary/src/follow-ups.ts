@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { ServiceMetrics } from '@workemon/http-kit';
 import type { Logger } from '@workemon/logger';
 import { CommunicatorClient } from './clients/communicator-client.js';
@@ -24,13 +25,14 @@ export type FollowUpConfig = Pick<
   | 'ESCALATION_TELEGRAM_CHAT_ID'
   | 'DEPARTMENT_MAILING_LISTS'
   | 'COMMUNICATOR_URL'
+  | 'HEARTBEAT_INTERVAL_MS'
+  | 'OWNER_TIMEOUT_MS'
 >;
 
-export const DEFAULT_FOLLOW_UP_OPTIONS: FollowUpWorkerOptions = {
+export const DEFAULT_FOLLOW_UP_OPTIONS: Omit<FollowUpWorkerOptions, 'leaseMs' | 'heartbeatMs' | 'owner'> = {
   maxAttempts: 10,
   retryBaseMs: 5_000,
   maxRetryDelayMs: 15 * 60_000,
-  leaseMs: 60_000,
   sweepIntervalMs: 15_000,
 };
 
@@ -59,7 +61,7 @@ export function createFollowUps(
   // Exported even with nothing configured, so dashboards and alerts always find the series.
   const followUpMetrics = createFollowUpMetrics(metrics.registry, () => store.pendingCounts());
   const handlers: Partial<Record<FollowUpKind, FollowUpHandler>> = {};
-  const closers: (() => void)[] = [];
+  const closers: (() => Promise<void>)[] = [];
 
   if (config.JIRA_BASE_URL && config.JIRA_API_TOKEN && config.JIRA_PROJECT_KEY) {
     const jira = new JiraClient({
@@ -98,14 +100,20 @@ export function createFollowUps(
     handlers,
     metrics: followUpMetrics,
     logger,
-    options: { ...DEFAULT_FOLLOW_UP_OPTIONS, ...options },
+    options: {
+      ...DEFAULT_FOLLOW_UP_OPTIONS,
+      leaseMs: config.OWNER_TIMEOUT_MS,
+      heartbeatMs: config.HEARTBEAT_INTERVAL_MS,
+      owner: `secretary-${randomUUID()}`,
+      ...options,
+    },
   });
   return {
     worker,
     policy,
     close: async () => {
       await worker.stop();
-      for (const close of closers) close();
+      for (const close of closers) await close();
     },
   };
 }

@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { loadConfig } from '@workemon/config';
 import {
   createServiceMetrics,
@@ -14,6 +16,7 @@ import { SystemAnalystClient } from './clients/system-analyst-client.js';
 import { configSchema } from './config.js';
 import { createDatabase } from './data/db.js';
 import { UserRepository } from './data/user-repository.js';
+import { createExchanges } from './exchanges.js';
 import { createFollowUps } from './follow-ups.js';
 import { UserDirectoryUseCases } from './domain/user-directory-use-cases.js';
 
@@ -37,7 +40,10 @@ try {
   const upstream = { timeoutMs: config.UPSTREAM_TIMEOUT_MS, serviceToken: config.SERVICE_TOKEN, metrics };
   const guesser = new GuesserClient({ baseURL: config.GUESSER_URL, ...upstream });
   const analyst = new SystemAnalystClient({ baseURL: config.SYSTEM_ANALYST_URL, ...upstream });
-  const followUps = createFollowUps(config, database, upstream, metrics, logger);
+  // Recorded as the owner of the work this process does (exchanges, follow-ups): unique per process.
+  const instanceId = `${hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`;
+  const exchanges = createExchanges(config, database, metrics, logger, instanceId);
+  const followUps = createFollowUps(config, database, upstream, metrics, logger, { owner: instanceId });
 
   if (config.USER_DIRECTORY_FILE) {
     const { upserted } = await new UserDirectoryUseCases(new UserRepository(database.db)).importFile(
@@ -54,12 +60,15 @@ try {
     logger,
     metrics,
     database,
+    exchanges,
     guesser,
     analyst,
     followUps,
   });
   const server = await listen(app, config.PORT, config.HOST);
   logger.info(`secretary listening on ${config.HOST}:${config.PORT}`, { event: { action: 'start' } });
+  // Heartbeats, and the sweep that finishes exchanges a dead process left pending.
+  exchanges.start();
   // Also picks up follow-ups a previous process stored but did not finish.
   followUps.worker?.start();
   installGracefulShutdown({
@@ -70,6 +79,7 @@ try {
       { name: 'guesser client', close: () => guesser.close() },
       { name: 'system-analyst client', close: () => analyst.close() },
       { name: 'follow-ups (jira, escalations)', close: followUps.close },
+      { name: 'exchange heartbeats', close: exchanges.close },
       { name: 'postgres pool', close: () => database.close() },
     ],
   });

@@ -3,18 +3,30 @@ import { AppError } from '@workemon/errors';
 import { CapturedLines, createLogger } from '@workemon/logger';
 import { describe, expect, it } from 'vitest';
 import { AnalyzeRequestUseCase, type AnalyzeRequestPolicy } from '../src/domain/analyze-request-use-case.js';
+import { ExchangeOwnership } from '../src/domain/exchange-ownership.js';
 import type {
   ExchangeTarget,
   ExchangeStorePort,
+  OwnerTimeouts,
   PendingExchange,
   StoredExchange,
 } from '../src/domain/ports.js';
 
+type Row = StoredExchange & {
+  channel: Channel;
+  messageId: string | undefined;
+  error?: string;
+  heartbeatAt: Date;
+};
+
+const abandoned = (row: Row, t: OwnerTimeouts) =>
+  Date.now() - row.heartbeatAt.getTime() > t.silentMs || Date.now() - row.createdAt.getTime() > t.maxAgeMs;
+
 /** In-memory ledger with the same uniqueness rule as the partial index. */
 class MemoryStore implements ExchangeStorePort {
-  rows: (StoredExchange & { channel: Channel; messageId: string | undefined; error?: string })[] = [];
+  rows: Row[] = [];
 
-  async insertPending(e: PendingExchange): Promise<number | undefined> {
+  async insertPending(e: PendingExchange, owner = 'earlier'): Promise<number | undefined> {
     if (
       e.messageId &&
       this.rows.some((r) => r.channel === e.channel && r.messageId === e.messageId && r.status !== 'failed')
@@ -26,6 +38,12 @@ class MemoryStore implements ExchangeStorePort {
       id,
       status: 'pending',
       createdAt: new Date(),
+      heartbeatAt: new Date(),
+      username: e.username,
+      text: e.text,
+      owner,
+      ownerSilentMs: 0,
+      ageMs: 0,
       traceId: null,
       conversationId: null,
       analysedRequest: null,
@@ -39,10 +57,18 @@ class MemoryStore implements ExchangeStorePort {
     return id;
   }
   async findActiveByMessageId(channel: Channel, messageId: string) {
-    return this.rows.find((r) => r.channel === channel && r.messageId === messageId && r.status !== 'failed');
+    const row = this.rows.find(
+      (r) => r.channel === channel && r.messageId === messageId && r.status !== 'failed',
+    );
+    if (!row) return undefined;
+    return {
+      ...row,
+      ownerSilentMs: Date.now() - row.heartbeatAt.getTime(),
+      ageMs: Date.now() - row.createdAt.getTime(),
+    };
   }
-  async abandonPending(id: number, reason: string) {
-    const row = this.rows.find((r) => r.id === id && r.status === 'pending');
+  async abandonPending(id: number, reason: string, timeouts: OwnerTimeouts) {
+    const row = this.rows.find((r) => r.id === id && r.status === 'pending' && abandoned(r, timeouts));
     if (row) Object.assign(row, { status: 'failed', error: reason });
     return row !== undefined;
   }
@@ -69,9 +95,23 @@ class MemoryStore implements ExchangeStorePort {
   }
 }
 
+const logger = createLogger({ service: 'ai-secretary', version: 'test', stream: new CapturedLines() });
+
 function useCase(store: MemoryStore, policy: Partial<AnalyzeRequestPolicy> = {}) {
   let guesserCalls = 0;
+  const ownership = new ExchangeOwnership({
+    store: { heartbeat: async () => 0, finishAbandoned: async () => [] },
+    metrics: { takeover: () => undefined, heartbeat: () => undefined, inFlight: () => undefined },
+    logger,
+    options: {
+      owner: 'this-instance',
+      heartbeatMs: 1_000,
+      timeouts: { silentMs: 10_000, maxAgeMs: 60_000 },
+      recheckMs: 20,
+    },
+  });
   const uc = new AnalyzeRequestUseCase({
+    ownership,
     store,
     requesters: { lookup: async () => ({}) },
     guesser: {
@@ -82,14 +122,12 @@ function useCase(store: MemoryStore, policy: Partial<AnalyzeRequestPolicy> = {})
     },
     analyst: { prepareAnalytics: async () => ({ is_enough: true, response: 'ответ' }) },
     metrics: { analysed: () => undefined },
-    logger: createLogger({ service: 'ai-secretary', version: 'test', stream: new CapturedLines() }),
+    logger,
     policy: {
       maxRequestChars: 100,
       clarificationTtlMs: 60_000,
       maxClarifications: 3,
       duplicateWaitMs: 200,
-      stalePendingMs: 60_000,
-      pollIntervalMs: 20,
       ...policy,
     },
   });
@@ -113,7 +151,7 @@ describe('AnalyzeRequestUseCase idempotency edges', () => {
     expect(error).toBeInstanceOf(AppError);
     expect((error as AppError).status).toBe(503);
     expect((error as AppError).retryAfterSeconds).toBe(5);
-    expect((error as AppError).message).toContain("message_id 'm-1' is still being processed");
+    expect((error as AppError).message).toContain('message_id is still being processed');
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(guesserCalls()).toBe(0);
   });
@@ -127,6 +165,7 @@ describe('AnalyzeRequestUseCase idempotency edges', () => {
       messageId: input.message_id,
     });
     store.rows[0]!.createdAt = new Date(Date.now() - 120_000);
+    store.rows[0]!.heartbeatAt = new Date(Date.now() - 120_000);
     const { uc, guesserCalls } = useCase(store);
     const answer = await uc.execute(input);
     expect(answer).toMatchObject({ is_enough: true, response: 'ответ', replayed: false });

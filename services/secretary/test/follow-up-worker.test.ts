@@ -19,7 +19,15 @@ function memoryStore(rows: { id: number; kind: ClaimedFollowUp['kind'] }[]) {
       return due.slice(0, limit).map((r) => {
         r.attempts += 1;
         r.leased = true;
-        return { id: r.id, requestId: r.id, kind: r.kind, payload: {}, attempts: r.attempts, traceId: null };
+        return {
+          id: r.id,
+          requestId: r.id,
+          kind: r.kind,
+          payload: {},
+          attempts: r.attempts,
+          traceId: null,
+          previousOwner: null,
+        };
       });
     },
     markDone: async (id) => {
@@ -34,6 +42,7 @@ function memoryStore(rows: { id: number; kind: ClaimedFollowUp['kind'] }[]) {
       Object.assign(state.get(id)!, { status: 'failed', leased: false, error });
       events.push(`failed ${id}`);
     },
+    heartbeat: async () => undefined,
     pendingCounts: async () => ({}),
   };
   return { store, state, events };
@@ -50,6 +59,8 @@ const OPTIONS = {
   retryBaseMs: 20,
   maxRetryDelayMs: 1_000,
   leaseMs: 1_000,
+  heartbeatMs: 300,
+  owner: 'test-worker',
   sweepIntervalMs: 20,
 };
 
@@ -57,7 +68,7 @@ function worker(store: FollowUpStorePort, handler: FollowUpHandler) {
   return new FollowUpWorker({
     store,
     handlers: { 'jira-task': handler },
-    metrics: { outcome: () => undefined },
+    metrics: { outcome: () => undefined, takeover: () => undefined },
     logger,
     options: OPTIONS,
   });

@@ -1,81 +1,35 @@
 import { type AnalysisResponse, AnalysisResponseSchema, type AnalyzeRequestInput } from '@workemon/contracts';
-import { type ServiceMetrics, ServiceClient } from '@workemon/http-kit';
-import { currentRequestId } from '@workemon/logger';
-import { isAxiosError } from 'axios';
+import { type ServiceMetrics, UpstreamClient, UpstreamError } from '@workemon/http-kit';
 import { PermanentFailure, RetryableFailure } from '../domain/errors.js';
 import type { SecretaryPort } from '../domain/process-inbound-message-use-case.js';
 
 /**
- * POST /analyze-request on the secretary over a keep-alive ServiceClient.
- * Unlike ServiceClient.post it classifies failures for the ledger: a 4xx
- * (except 408/429) is permanent — the same input will be rejected again —
+ * POST /analyze-request on the secretary. Failures keep the shared classification for the
+ * ledger: a 4xx (except 408/429) is permanent — the same input will be rejected again —
  * everything else is retryable. Retries happen in the ledger, not here.
  */
 export class SecretaryClient implements SecretaryPort {
-  private readonly client: ServiceClient;
+  private readonly client: UpstreamClient;
 
-  constructor(
-    private readonly options: {
-      baseURL: string;
-      timeoutMs: number;
-      serviceToken?: string | undefined;
-      metrics?: ServiceMetrics;
-    },
-  ) {
-    this.client = new ServiceClient({ target: 'secretary', ...options, maxSockets: 64 });
+  constructor(options: {
+    baseURL: string;
+    timeoutMs: number;
+    serviceToken?: string | undefined;
+    metrics?: ServiceMetrics;
+  }) {
+    this.client = new UpstreamClient({ target: 'secretary', ...options, connections: 64 });
   }
 
   async analyze(input: AnalyzeRequestInput): Promise<AnalysisResponse> {
-    const started = performance.now();
-    let outcome = 'success';
     try {
-      const requestId = currentRequestId();
-      const response = await this.client.http.post('/analyze-request', input, {
-        headers: requestId ? { 'x-request-id': requestId } : {},
+      return await this.client.call({
+        method: 'POST',
+        path: '/analyze-request',
+        body: input,
+        schema: AnalysisResponseSchema,
       });
-      const body = response.data as { message?: unknown } | undefined;
-      const detail = typeof body?.message === 'string' ? body.message : `HTTP ${response.status}`;
-      if (response.status >= 400) {
-        outcome = `http_${response.status}`;
-        if (response.status >= 500 || response.status === 408 || response.status === 429) {
-          const retryAfter = Number(response.headers['retry-after']);
-          throw new RetryableFailure(
-            `secretary answered ${response.status}: ${detail}`,
-            Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined,
-          );
-        }
-        if (response.status === 401 || response.status === 403) {
-          // A credentials problem is fixed by an operator, not by the message: keep retrying.
-          throw new RetryableFailure(
-            `secretary rejected our credentials (${response.status}): check SERVICE_TOKEN`,
-          );
-        }
-        throw new PermanentFailure(`secretary rejected the request (${response.status}): ${detail}`);
-      }
-      const parsed = AnalysisResponseSchema.safeParse(response.data);
-      if (!parsed.success) {
-        outcome = 'invalid_response';
-        throw new RetryableFailure(
-          `secretary returned an invalid answer: ${parsed.error.issues[0]?.message ?? 'schema mismatch'}`,
-        );
-      }
-      return parsed.data;
     } catch (error) {
-      if (error instanceof PermanentFailure || error instanceof RetryableFailure) throw error;
-      outcome =
-        isAxiosError(error) && (error.code === 'ECONNABORTED' || error.code === 'ETIMEDOUT')
-          ? 'timeout'
-          : 'unreachable';
-      throw new RetryableFailure(
-        `secretary call failed (${outcome}): ${(error as Error).message}`,
-        undefined,
-        { cause: error },
-      );
-    } finally {
-      this.options.metrics?.upstreamDuration.observe(
-        { target: 'secretary', outcome },
-        (performance.now() - started) / 1000,
-      );
+      throw toLedgerFailure(error);
     }
   }
 
@@ -83,7 +37,27 @@ export class SecretaryClient implements SecretaryPort {
     return this.client.ping();
   }
 
-  close(): void {
-    this.client.close();
+  close(): Promise<void> {
+    return this.client.close();
   }
+}
+
+function toLedgerFailure(error: unknown): PermanentFailure | RetryableFailure {
+  if (!(error instanceof UpstreamError))
+    return new RetryableFailure(`secretary call failed: ${String(error)}`, undefined, { cause: error });
+  if (error.kind === 'http' && (error.status === 401 || error.status === 403))
+    // A credentials problem is fixed by an operator, not by the message: keep retrying.
+    return new RetryableFailure(`secretary rejected our credentials (${error.status}): check SERVICE_TOKEN`);
+  if (!error.retryable)
+    return new PermanentFailure(
+      `secretary rejected the request (${error.status}): ${error.detail ?? `HTTP ${error.status}`}`,
+    );
+  if (error.kind === 'http')
+    return new RetryableFailure(
+      `secretary answered ${error.status}: ${error.detail ?? `HTTP ${error.status}`}`,
+      error.retryAfterMs,
+    );
+  return new RetryableFailure(`secretary call failed (${error.kind}): ${error.message}`, undefined, {
+    cause: error,
+  });
 }

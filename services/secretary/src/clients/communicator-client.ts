@@ -15,7 +15,7 @@ export class CommunicatorClient implements NotifierPort {
     return this.client.post('/send', message, SendMessageResultSchema);
   }
 
-  close(): void {
-    this.client.close();
+  close(): Promise<void> {
+    return this.client.close();
   }
 }

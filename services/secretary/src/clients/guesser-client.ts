@@ -31,7 +31,7 @@ export class GuesserClient implements GuesserPort {
     return upstreamHealth(this.client, 'guesser');
   }
 
-  close(): void {
-    this.client.close();
+  close(): Promise<void> {
+    return this.client.close();
   }
 }

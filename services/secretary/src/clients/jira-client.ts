@@ -1,4 +1,4 @@
-import { ServiceClient, type ServiceMetrics } from '@workemon/http-kit';
+import { type ServiceMetrics, UpstreamClient, UpstreamError } from '@workemon/http-kit';
 import { z } from 'zod';
 import { JiraCallError } from '../domain/jira-call-error.js';
 import type { JiraIssueRef, JiraPort } from '../domain/ports.js';
@@ -21,20 +21,21 @@ const SearchResultSchema = z.object({ issues: z.array(z.object({ key: z.string()
 
 /** Jira REST API v2 (Cloud and Server/Data Center accept plain-text descriptions there). */
 export class JiraClient implements JiraPort {
-  private readonly client: ServiceClient;
+  private readonly client: UpstreamClient;
   private readonly browseBase: string;
 
   constructor(private readonly options: JiraClientOptions) {
     const authorization = options.user
       ? `Basic ${Buffer.from(`${options.user}:${options.apiToken}`).toString('base64')}`
       : `Bearer ${options.apiToken}`;
-    this.client = new ServiceClient({
+    this.client = new UpstreamClient({
       target: 'jira',
       baseURL: options.baseURL,
       timeoutMs: options.timeoutMs,
       authorization,
-      maxSockets: 8,
-      ...(options.metrics ? { metrics: options.metrics } : {}),
+      connections: 8,
+      metrics: options.metrics,
+      describeError: jiraErrorText,
     });
     this.browseBase = options.baseURL.replace(/\/+$/, '');
   }
@@ -42,7 +43,7 @@ export class JiraClient implements JiraPort {
   async findByLabel(label: string): Promise<JiraIssueRef | undefined> {
     const path = this.options.deployment === 'cloud' ? '/rest/api/2/search/jql' : '/rest/api/2/search';
     const body = await this.call('GET', path, SearchResultSchema, {
-      params: { jql: `labels = "${label}"`, fields: 'key', maxResults: '1' },
+      query: { jql: `labels = "${label}"`, fields: 'key', maxResults: '1' },
     });
     const key = body.issues[0]?.key;
     return key ? this.ref(key) : undefined;
@@ -54,7 +55,7 @@ export class JiraClient implements JiraPort {
     labels: string[];
   }): Promise<JiraIssueRef> {
     const body = await this.call('POST', '/rest/api/2/issue', CreatedIssueSchema, {
-      data: {
+      body: {
         fields: {
           project: { key: this.options.projectKey },
           issuetype: { name: this.options.issueType },
@@ -67,8 +68,8 @@ export class JiraClient implements JiraPort {
     return this.ref(body.key);
   }
 
-  close(): void {
-    this.client.close();
+  close(): Promise<void> {
+    return this.client.close();
   }
 
   private ref(key: string): JiraIssueRef {
@@ -79,50 +80,36 @@ export class JiraClient implements JiraPort {
     method: 'GET' | 'POST',
     path: string,
     schema: S,
-    extra: { data?: unknown; params?: Record<string, string> },
+    extra: { body?: unknown; query?: Record<string, string> },
   ): Promise<z.output<S>> {
-    const started = performance.now();
-    let outcome = 'success';
     try {
-      let response;
-      try {
-        response = await this.client.http.request({ method, url: path, ...extra });
-      } catch (error) {
-        const code = (error as { code?: string }).code;
-        outcome = code === 'ECONNABORTED' || code === 'ETIMEDOUT' ? 'timeout' : 'unreachable';
-        throw new JiraCallError(
-          outcome === 'timeout'
-            ? `Jira did not answer within ${this.options.timeoutMs} ms`
-            : `Jira is unreachable at ${this.options.baseURL} (${code ?? (error as Error).message})`,
-          true,
+      return await this.client.call({ method, path, schema, ...extra });
+    } catch (error) {
+      throw toJiraCallError(error, method, path);
+    }
+  }
+}
+
+/** The shared classification (retryable or not), worded for whoever reads the follow-up's error. */
+function toJiraCallError(error: unknown, method: string, path: string): JiraCallError {
+  if (!(error instanceof UpstreamError)) return new JiraCallError(`Jira call failed: ${String(error)}`, true);
+  switch (error.kind) {
+    case 'timeout':
+    case 'unreachable':
+      return new JiraCallError(error.message.replace(/^jira/, 'Jira'), true);
+    case 'invalid_response':
+      return new JiraCallError(`Jira returned an unexpected body for ${method} ${path}`, true);
+    case 'http': {
+      const detail = error.detail ?? `HTTP ${error.status}`;
+      if (error.status === 401 || error.status === 403)
+        return new JiraCallError(
+          `Jira rejected the credentials (check JIRA_USER/JIRA_API_TOKEN): ${detail}`,
+          false,
         );
-      }
-      if (response.status >= 400) {
-        outcome = `http_${response.status}`;
-        const detail = jiraErrorText(response.data) ?? `HTTP ${response.status}`;
-        const retryAfter = Number(response.headers['retry-after']);
-        const retryAfterMs = Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined;
-        if (response.status === 401 || response.status === 403)
-          throw new JiraCallError(
-            `Jira rejected the credentials (check JIRA_USER/JIRA_API_TOKEN): ${detail}`,
-            false,
-          );
-        if (response.status === 429 || response.status >= 500)
-          throw new JiraCallError(`Jira answered ${response.status}: ${detail}`, true, retryAfterMs);
-        // 400/404: the request itself is wrong (project, issue type, a field); a retry cannot fix it.
-        throw new JiraCallError(`Jira refused the request (${response.status}): ${detail}`, false);
-      }
-      const parsed = schema.safeParse(response.data);
-      if (!parsed.success) {
-        outcome = 'invalid_response';
-        throw new JiraCallError(`Jira returned an unexpected body for ${method} ${path}`, true);
-      }
-      return parsed.data;
-    } finally {
-      this.options.metrics?.upstreamDuration.observe(
-        { target: 'jira', outcome },
-        (performance.now() - started) / 1000,
-      );
+      if (error.retryable)
+        return new JiraCallError(`Jira answered ${error.status}: ${detail}`, true, error.retryAfterMs);
+      // 400/404: the request itself is wrong (project, issue type, a field); a retry cannot fix it.
+      return new JiraCallError(`Jira refused the request (${error.status}): ${detail}`, false);
     }
   }
 }

@@ -40,7 +40,7 @@ export class SystemAnalystClient implements SystemAnalystPort {
     return upstreamHealth(this.client, 'system-analyst');
   }
 
-  close(): void {
-    this.client.close();
+  close(): Promise<void> {
+    return this.client.close();
   }
 }

@@ -28,8 +28,8 @@ export async function upstreamHealth(client: ServiceClient, target: string): Pro
   let body: PeerHealth;
   let statusCode: number;
   try {
-    const res = await client.http.get<PeerHealth>('/health', { timeout: 1_500 });
-    body = typeof res.data === 'object' && res.data !== null ? res.data : {};
+    const res = await client.getJson('/health');
+    body = typeof res.body === 'object' && res.body !== null ? (res.body as PeerHealth) : {};
     statusCode = res.status;
   } catch (error) {
     return { status: 'down', detail: `${target} is unreachable: ${(error as Error).message}` };

@@ -1,18 +1,21 @@
 import type { Channel, HistoryItem, HistoryPage, HistoryQuery, User } from '@workemon/contracts';
 import { AppError } from '@workemon/errors';
 import { decodeIdCursor, idPage } from '@workemon/http-kit';
-import { and, desc, eq, inArray, lt, ne, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, ne, sql, type SQL } from 'drizzle-orm';
 import type {
   ConversationChange,
+  ExchangeLeaseStorePort,
   ExchangeTarget,
   ExchangeRecord,
   ExchangeStorePort,
   FailureRecord,
   OpenConversation,
+  OwnerTimeouts,
   PendingExchange,
   RequesterLookupPort,
   StoredExchange,
 } from '../domain/ports.js';
+import { storableJson, storableKey, storableText } from '../domain/storable-text.js';
 import type { Database } from './db.js';
 import { guardDatabase } from './database-errors.js';
 import { conversations, followUps, requests, users } from './schema.js';
@@ -33,12 +36,25 @@ interface RequesterRow extends Record<string, unknown> {
 
 const HISTORY_CURSOR = 'r';
 
-/** secretary.requests + secretary.conversations: the exchange ledger and clarification state. */
-export class ExchangeRepository implements ExchangeStorePort, RequesterLookupPort {
+/** A `pending` row whose owner is silent too long, or which is older than any analysis can take. */
+function abandoned(timeouts: OwnerTimeouts): SQL {
+  return sql`(coalesce(${requests.heartbeatAt}, ${requests.createdAt}) < now() - ${timeouts.silentMs} * interval '1 millisecond'
+    OR ${requests.createdAt} < now() - ${timeouts.maxAgeMs} * interval '1 millisecond')`;
+}
+
+/**
+ * secretary.requests + secretary.conversations: the exchange ledger and clarification state.
+ * Every text is made storable (valid UTF-8, no NUL, bounded keys) here, so a write never fails on content.
+ */
+export class ExchangeRepository implements ExchangeStorePort, ExchangeLeaseStorePort, RequesterLookupPort {
   constructor(private readonly db: Database) {}
 
   /** The user's directory entry and open conversation in one query (this runs on every request). */
-  lookup(channel: Channel, username: string): Promise<{ user?: User; openConversation?: OpenConversation }> {
+  lookup(
+    channel: Channel,
+    rawUsername: string,
+  ): Promise<{ user?: User; openConversation?: OpenConversation }> {
+    const username = storableKey(rawUsername);
     return guardDatabase(async () => {
       const result = await this.db.execute<RequesterRow>(sql`
         SELECT u.username, u.display_name, u.department, u.position, u.email, u.telegram_chat_id,
@@ -72,11 +88,11 @@ export class ExchangeRepository implements ExchangeStorePort, RequesterLookupPor
     });
   }
 
-  insertPending(exchange: PendingExchange): Promise<number | undefined> {
+  insertPending(exchange: PendingExchange, owner: string): Promise<number | undefined> {
     return guardDatabase(async () => {
       const rows = await this.db
         .insert(requests)
-        .values({ ...pendingColumns(exchange), status: 'pending' })
+        .values({ ...pendingColumns(exchange), status: 'pending', owner, heartbeatAt: sql`now()` })
         .onConflictDoNothing({
           target: [requests.channel, requests.messageId],
           where: sql`status <> 'failed'`,
@@ -89,22 +105,32 @@ export class ExchangeRepository implements ExchangeStorePort, RequesterLookupPor
   findActiveByMessageId(channel: Channel, messageId: string): Promise<StoredExchange | undefined> {
     return guardDatabase(async () => {
       const rows = await this.db
-        .select()
+        .select({
+          row: requests,
+          ownerSilentMs: sql<number>`(extract(epoch from now() - coalesce(${requests.heartbeatAt}, ${requests.createdAt})) * 1000)::float8`,
+          ageMs: sql<number>`(extract(epoch from now() - ${requests.createdAt}) * 1000)::float8`,
+        })
         .from(requests)
         .where(
           and(
             eq(requests.channel, channel),
-            eq(requests.messageId, messageId),
+            eq(requests.messageId, storableKey(messageId)),
             ne(requests.status, 'failed'),
           ),
         )
         .limit(1);
-      const row = rows[0];
-      if (!row) return undefined;
+      const found = rows[0];
+      if (!found) return undefined;
+      const { row } = found;
       return {
         id: row.id,
         status: row.status as StoredExchange['status'],
         createdAt: row.createdAt,
+        username: row.username,
+        text: row.text,
+        owner: row.owner,
+        ownerSilentMs: Number(found.ownerSilentMs),
+        ageMs: Number(found.ageMs),
         traceId: row.traceId,
         conversationId: row.conversationId,
         analysedRequest: row.analysedRequest,
@@ -116,14 +142,54 @@ export class ExchangeRepository implements ExchangeStorePort, RequesterLookupPor
     });
   }
 
-  abandonPending(id: number, reason: string): Promise<boolean> {
+  abandonPending(id: number, reason: string, timeouts: OwnerTimeouts): Promise<boolean> {
     return guardDatabase(async () => {
       const rows = await this.db
         .update(requests)
-        .set({ status: 'failed', error: reason, completedAt: new Date() })
-        .where(and(eq(requests.id, id), eq(requests.status, 'pending')))
+        .set({ status: 'failed', error: storableText(reason), completedAt: new Date() })
+        .where(and(eq(requests.id, id), eq(requests.status, 'pending'), abandoned(timeouts)))
         .returning({ id: requests.id });
       return rows.length > 0;
+    });
+  }
+
+  heartbeat(owner: string, ids: number[]): Promise<number> {
+    if (ids.length === 0) return Promise.resolve(0);
+    return guardDatabase(async () => {
+      const rows = await this.db
+        .update(requests)
+        .set({ heartbeatAt: sql`now()` })
+        .where(and(inArray(requests.id, ids), eq(requests.owner, owner), eq(requests.status, 'pending')))
+        .returning({ id: requests.id });
+      return rows.length;
+    });
+  }
+
+  finishAbandoned(timeouts: OwnerTimeouts): Promise<{ id: number; owner: string | null }[]> {
+    return guardDatabase(() =>
+      this.db
+        .update(requests)
+        .set({
+          status: 'failed',
+          completedAt: new Date(),
+          error: sql`'abandoned: its owner ' || coalesce(${requests.owner}, '(unknown)') || ' stopped heartbeating before the outcome was stored'`,
+        })
+        .where(and(eq(requests.status, 'pending'), abandoned(timeouts)))
+        .returning({ id: requests.id, owner: requests.owner }),
+    );
+  }
+
+  /** For metrics: how many exchanges are `pending` and how old the oldest is. */
+  pendingStats(): Promise<{ count: number; oldestSeconds: number }> {
+    return guardDatabase(async () => {
+      const rows = await this.db
+        .select({
+          count: sql<number>`count(*)::int`,
+          oldest: sql<number>`coalesce(extract(epoch from now() - min(${requests.createdAt})), 0)::float8`,
+        })
+        .from(requests)
+        .where(eq(requests.status, 'pending'));
+      return { count: Number(rows[0]?.count ?? 0), oldestSeconds: Number(rows[0]?.oldest ?? 0) };
     });
   }
 
@@ -157,11 +223,11 @@ export class ExchangeRepository implements ExchangeStorePort, RequesterLookupPor
               .values({
                 id: change.id,
                 channel: scope.channel,
-                username: scope.username,
+                username: storableKey(scope.username),
                 status: 'open',
-                originalRequest: change.originalRequest,
-                thread: change.thread,
-                lastQuestion: change.question,
+                originalRequest: storableText(change.originalRequest),
+                thread: storableText(change.thread),
+                lastQuestion: storableText(change.question),
                 clarifications: 1,
                 createdAt: now,
                 updatedAt: now,
@@ -170,9 +236,9 @@ export class ExchangeRepository implements ExchangeStorePort, RequesterLookupPor
                 target: [conversations.channel, conversations.username],
                 targetWhere: sql`status = 'open'`,
                 set: {
-                  originalRequest: change.originalRequest,
-                  thread: change.thread,
-                  lastQuestion: change.question,
+                  originalRequest: storableText(change.originalRequest),
+                  thread: storableText(change.thread),
+                  lastQuestion: storableText(change.question),
                   clarifications: 1,
                   updatedAt: now,
                 },
@@ -185,8 +251,8 @@ export class ExchangeRepository implements ExchangeStorePort, RequesterLookupPor
             await tx
               .update(conversations)
               .set({
-                thread: change.thread,
-                lastQuestion: change.question,
+                thread: storableText(change.thread),
+                lastQuestion: storableText(change.question),
                 clarifications: change.clarifications,
                 updatedAt: now,
               })
@@ -217,18 +283,18 @@ export class ExchangeRepository implements ExchangeStorePort, RequesterLookupPor
       status: 'completed',
       completedAt: now,
       conversationId,
-      analysedRequest: record.analysedRequest,
-      userAttributes: record.userAttributes,
-      guesserVerdict: record.guesserVerdict,
-      analystVerdict: record.analystVerdict,
+      analysedRequest: storableText(record.analysedRequest),
+      userAttributes: storableJson(record.userAttributes),
+      guesserVerdict: storableJson(record.guesserVerdict),
+      analystVerdict: storableJson(record.analystVerdict),
       isEnough: record.isEnough,
       action: record.action,
-      question: record.question,
-      response: record.response,
+      question: storableText(record.question),
+      response: storableText(record.response),
       latencyMs: record.latencyMs,
-      model: record.model,
-      promptVersion: record.promptVersion,
-      tokenUsage: record.tokenUsage,
+      model: record.model === null ? null : storableText(record.model),
+      promptVersion: record.promptVersion === null ? null : storableText(record.promptVersion),
+      tokenUsage: storableJson(record.tokenUsage),
       tokensTotal: record.tokensTotal,
     };
     let requestId: number;
@@ -260,7 +326,7 @@ export class ExchangeRepository implements ExchangeStorePort, RequesterLookupPor
     for (const followUp of record.followUps ?? []) {
       await db
         .insert(followUps)
-        .values({ requestId, kind: followUp.kind, payload: { ...followUp.payload } })
+        .values({ requestId, kind: followUp.kind, payload: storableJson({ ...followUp.payload }) })
         .onConflictDoNothing();
     }
     return { conversationId };
@@ -271,11 +337,11 @@ export class ExchangeRepository implements ExchangeStorePort, RequesterLookupPor
       const outcome = {
         status: 'failed',
         completedAt: new Date(),
-        error: failure.error,
+        error: storableText(failure.error),
         conversationId: failure.conversationId,
-        analysedRequest: failure.analysedRequest,
-        userAttributes: failure.userAttributes,
-        guesserVerdict: failure.guesserVerdict,
+        analysedRequest: failure.analysedRequest === null ? null : storableText(failure.analysedRequest),
+        userAttributes: storableJson(failure.userAttributes),
+        guesserVerdict: storableJson(failure.guesserVerdict),
         latencyMs: failure.latencyMs,
       };
       if (target.kind === 'unclaimed') {
@@ -312,8 +378,9 @@ export class ExchangeRepository implements ExchangeStorePort, RequesterLookupPor
 
   history(query: HistoryQuery): Promise<HistoryPage> {
     return guardDatabase(async () => {
-      const conditions = [ne(requests.status, 'pending')];
-      if (query.username) conditions.push(eq(requests.username, query.username));
+      // Without a status filter: finished exchanges (a pending one is still being analysed).
+      const conditions = [query.status ? eq(requests.status, query.status) : ne(requests.status, 'pending')];
+      if (query.username) conditions.push(eq(requests.username, storableKey(query.username)));
       if (query.channel) conditions.push(eq(requests.channel, query.channel));
       if (query.cursor) conditions.push(lt(requests.id, decodeIdCursor(HISTORY_CURSOR, query.cursor)));
       const rows = await this.db
@@ -332,7 +399,7 @@ export class ExchangeRepository implements ExchangeStorePort, RequesterLookupPor
         message_id: row.messageId,
         conversation_id: row.conversationId,
         request: row.analysedRequest ?? row.text,
-        status: row.status === 'completed' ? 'completed' : 'failed',
+        status: historyStatus(row.status),
         is_enough: row.isEnough,
         action: row.action,
         question: row.question,
@@ -348,12 +415,16 @@ export class ExchangeRepository implements ExchangeStorePort, RequesterLookupPor
   }
 }
 
+function historyStatus(status: string): HistoryItem['status'] {
+  return status === 'completed' || status === 'pending' ? status : 'failed';
+}
+
 function pendingColumns(exchange: PendingExchange) {
   return {
-    traceId: exchange.traceId ?? null,
+    traceId: exchange.traceId === undefined ? null : storableKey(exchange.traceId),
     channel: exchange.channel,
-    username: exchange.username,
-    messageId: exchange.messageId ?? null,
-    text: exchange.text,
+    username: storableKey(exchange.username),
+    messageId: exchange.messageId === undefined ? null : storableKey(exchange.messageId),
+    text: storableText(exchange.text),
   };
 }

@@ -84,6 +84,10 @@ export const requests = secretary.table(
     /** pending | completed | failed */
     status: text('status').notNull(),
     error: text('error'),
+    /** The secretary instance analysing a `pending` row; it renews heartbeat_at while it works. */
+    owner: text('owner'),
+    /** A `pending` row whose owner stopped beating is taken over (by a retry or the sweep). */
+    heartbeatAt: timestamp('heartbeat_at', { withTimezone: true }),
     latencyMs: jsonb('latency_ms').$type<StageLatency>(),
     model: text('model'),
     promptVersion: text('prompt_version'),
@@ -97,6 +101,9 @@ export const requests = secretary.table(
       .where(sql`status <> 'failed'`),
     index('requests_username_idx').on(t.username, t.id),
     index('requests_channel_idx').on(t.channel, t.id),
+    index('requests_pending_heartbeat_idx')
+      .on(t.heartbeatAt)
+      .where(sql`status = 'pending'`),
   ],
 );
 
@@ -121,7 +128,11 @@ export const followUps = secretary.table(
     /** What the work produced, e.g. {key, url} of the Jira issue. */
     result: jsonb('result').$type<Record<string, unknown>>(),
     nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
+    /** The lease: renewed with each heartbeat while the owner works; a dead owner's row is due after it. */
     lockedUntil: timestamp('locked_until', { withTimezone: true }),
+    /** The secretary instance working on the row (null when nobody is). */
+    owner: text('owner'),
+    heartbeatAt: timestamp('heartbeat_at', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },

@@ -16,6 +16,8 @@ import { jiraTaskPayload } from './create-jira-task-use-case.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 import { departmentMailPayload, escalationPayload } from './notify-through-communicator.js';
 import { ESCALATION_RESPONSE, threadWithAnswer, threadWithQuestion } from './clarification-thread.js';
+import type { ExchangeOwnership } from './exchange-ownership.js';
+import { storableKey, storableText } from './storable-text.js';
 import type {
   AnalysisMetricsPort,
   Clock,
@@ -39,9 +41,6 @@ export interface AnalyzeRequestPolicy {
   maxClarifications: number;
   /** How long a duplicate waits for the first attempt's answer before giving up with 503 + Retry-After. */
   duplicateWaitMs: number;
-  /** A `pending` row older than this belongs to a crashed attempt and may be taken over. */
-  stalePendingMs: number;
-  pollIntervalMs?: number;
 }
 
 export interface AnalyzeRequestDeps {
@@ -52,6 +51,8 @@ export interface AnalyzeRequestDeps {
   metrics: AnalysisMetricsPort;
   logger: Logger;
   policy: AnalyzeRequestPolicy;
+  /** Owner id, heartbeats and take-over of exchanges whose owner died (see exchange-ownership.ts). */
+  ownership: ExchangeOwnership;
   /** Work stored with the exchange and done after it (see follow-ups.ts); absent: none configured. */
   followUps?: FollowUpPolicy & { kick(): void };
   clock?: Clock;
@@ -82,25 +83,40 @@ export class AnalyzeRequestUseCase {
     this.now = deps.clock ?? (() => new Date());
   }
 
-  async execute(input: AnalyzeRequestInput, traceId?: string): Promise<AnalysisResponse> {
-    const { policy } = this.deps;
-    if (input.request.length > policy.maxRequestChars) {
+  async execute(received: AnalyzeRequestInput, traceId?: string): Promise<AnalysisResponse> {
+    const { policy, ownership } = this.deps;
+    if (received.request.length > policy.maxRequestChars) {
       throw AppError.payloadTooLarge(
-        `Parameter 'request' is ${input.request.length} characters long; the limit is ${policy.maxRequestChars}`,
+        `Parameter 'request' is ${received.request.length} characters long; the limit is ${policy.maxRequestChars}`,
       );
     }
+    // What is analysed is what can be stored: a write after the LLM was paid for never fails on content.
+    const input: AnalyzeRequestInput = {
+      ...received,
+      username: storableKey(received.username),
+      request: storableText(received.request),
+      ...(received.message_id === undefined ? {} : { message_id: storableKey(received.message_id) }),
+    };
     const claim = await this.claim(input, traceId);
     if (claim.kind === 'replay') return replayResponse(claim.stored);
     // One person's messages are analysed in arrival order (within this process), so a quick
     // second message is read as the answer to the question the first one produced.
-    return this.perUser.run(`${input.channel}\u0000${input.username}`, () =>
-      this.analyse(claim, input, traceId),
-    );
+    try {
+      return await this.perUser.run(`${input.channel}\u0000${input.username}`, () =>
+        this.analyse(claim, input, traceId),
+      );
+    } finally {
+      if (claim.kind === 'claimed') ownership.release(claim.id);
+    }
   }
 
-  /** Exactly one attempt per (channel, message_id) runs; duplicates wait for its answer (bounded). */
+  /**
+   * Exactly one attempt per (channel, message_id) runs. A duplicate waits for the live owner's
+   * answer (woken when the row settles, not by polling inserts); a row whose owner stopped
+   * heartbeating is finished as failed and the duplicate takes over.
+   */
   private async claim(input: AnalyzeRequestInput, traceId: string | undefined): Promise<Claim> {
-    const { store, policy } = this.deps;
+    const { store, policy, ownership } = this.deps;
     const pending = {
       traceId,
       channel: input.channel,
@@ -113,29 +129,59 @@ export class AnalyzeRequestUseCase {
     if (messageId === undefined)
       return { kind: 'unclaimed', exchange: { ...pending, receivedAt: this.now() } };
     const deadline = Date.now() + policy.duplicateWaitMs;
-    const pollMs = policy.pollIntervalMs ?? 100;
+    const timeouts = ownership.timeouts;
+    // An insert is tried only when no active row is known, so waiting burns no sequence ids.
+    let tryInsert = true;
     for (;;) {
-      const id = await store.insertPending(pending);
-      if (id !== undefined) return { kind: 'claimed', id };
+      if (tryInsert) {
+        const id = await store.insertPending(pending, ownership.owner);
+        if (id !== undefined) {
+          ownership.track(id);
+          return { kind: 'claimed', id };
+        }
+      }
       const existing = await store.findActiveByMessageId(input.channel, messageId);
-      if (existing?.status === 'completed') return { kind: 'replay', stored: existing };
-      if (existing) {
-        if (this.now().getTime() - existing.createdAt.getTime() > policy.stalePendingMs) {
-          await store.abandonPending(existing.id, 'abandoned: the attempt produced no result in time');
-          continue;
-        }
-        if (Date.now() >= deadline) {
-          // 503 + Retry-After, not 409: every client treats it as 'try again', and the retry is a replay.
-          throw AppError.unavailable(
-            `message_id '${messageId}' is still being processed by an earlier request; retry later`,
-            { retryAfterSeconds: 5 },
-          );
-        }
-        await sleep(pollMs);
+      if (!existing) {
+        // The earlier attempt failed in between: claim again.
+        if (Date.now() >= deadline)
+          throw AppError.unavailable('could not claim this message_id; retry later', {
+            retryAfterSeconds: 5,
+          });
+        tryInsert = true;
         continue;
       }
-      // No active row: the earlier attempt failed in between; try to claim again.
-      if (Date.now() >= deadline) throw AppError.unavailable(`could not claim message_id '${messageId}'`);
+      tryInsert = false;
+      if (existing.username !== input.username || existing.text !== input.request) {
+        // Never someone else's answer: a message_id names one message of one person.
+        throw AppError.conflict(
+          "Parameter 'message_id' was already used on this channel for a different request " +
+            '(another username or text); send a new message_id',
+        );
+      }
+      if (existing.status === 'completed') return { kind: 'replay', stored: existing };
+      if (existing.ownerSilentMs > timeouts.silentMs || existing.ageMs > timeouts.maxAgeMs) {
+        const reason =
+          existing.ownerSilentMs > timeouts.silentMs
+            ? `abandoned: its owner ${existing.owner ?? '(unknown)'} stopped heartbeating; taken over by a retry`
+            : 'abandoned: the attempt produced no result in time; taken over by a retry';
+        if (await store.abandonPending(existing.id, reason, timeouts))
+          ownership.tookOver(existing.id, existing.owner);
+        tryInsert = true;
+        continue;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        // 503 + Retry-After, not 409: every client treats it as 'try again', and the retry is a replay.
+        throw AppError.unavailable(
+          'this message_id is still being processed by an earlier request; retry later',
+          { retryAfterSeconds: 5 },
+        );
+      }
+      // Woken when the row settles; at the latest when its owner would count as dead.
+      await ownership.waitForSettled(
+        existing.id,
+        Math.min(left, timeouts.silentMs - existing.ownerSilentMs + 50),
+      );
     }
   }
 
@@ -238,7 +284,8 @@ export class AnalyzeRequestUseCase {
         response,
         traceId,
         conversationId,
-        exchangeKey: input.message_id ?? traceId ?? randomUUID(),
+        // The exchange's own identity: never the client's message_id or x-request-id.
+        exchangeKey: randomUUID(),
       });
       const stored = await store.complete(target, record, change, {
         channel: input.channel,
@@ -271,19 +318,22 @@ export class AnalyzeRequestUseCase {
     } catch (error) {
       latency.total_ms = Math.round(performance.now() - started);
       const message = error instanceof Error ? error.message : String(error);
+      const failure = {
+        error: message,
+        conversationId,
+        analysedRequest: analysed,
+        userAttributes,
+        guesserVerdict: guesserVerdict ? { ...guesserVerdict } : null,
+        latencyMs: latency,
+      };
       try {
-        await store.markFailed(target, {
-          error: message,
-          conversationId,
-          analysedRequest: analysed,
-          userAttributes,
-          guesserVerdict: guesserVerdict ? { ...guesserVerdict } : null,
-          latencyMs: latency,
-        });
+        await store.markFailed(target, failure);
       } catch (storeError) {
-        logger.error(`could not record the failed attempt: ${(storeError as Error).message}`, {
-          err: storeError as Error,
+        // The database is away: the record is written when it is back, so no row stays `pending`.
+        logger.error(`could not record the failed attempt yet: ${(storeError as Error).message}`, {
+          event: { action: 'analyze-request', outcome: 'failure' },
         });
+        this.deps.ownership.defer('failure record of an exchange', () => store.markFailed(target, failure));
       }
       logger.warn(`analysis failed: ${message}`, {
         event: { action: 'analyze-request', outcome: 'failure' },
@@ -304,7 +354,7 @@ export class AnalyzeRequestUseCase {
           payload: jiraTaskPayload({
             ...source,
             analysis: source.response,
-            exchangeUid: randomUUID(),
+            exchangeUid: source.exchangeKey,
           }),
         },
       ];
@@ -380,5 +430,3 @@ function llmBookkeeping(
     tokensTotal: total,
   };
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -14,8 +14,14 @@ export interface FollowUpWorkerOptions {
   /** First retry delay; doubles per attempt up to maxRetryDelayMs (Retry-After wins when given). */
   retryBaseMs: number;
   maxRetryDelayMs: number;
-  /** How long a claimed row stays ours; a crashed replica's rows become due again after it. */
+  /**
+   * How long a claimed row stays ours without a heartbeat; renewed every heartbeatMs while the
+   * work runs, so a crashed (or stopped) owner's row is taken over this long after its last beat.
+   */
   leaseMs: number;
+  heartbeatMs: number;
+  /** This instance's id, recorded on the rows it works on. */
+  owner: string;
   /** Safety net for rows whose kick was lost (crash, another replica): how often due rows are looked for. */
   sweepIntervalMs: number;
 }
@@ -99,10 +105,28 @@ export class FollowUpWorker {
     try {
       for (;;) {
         if (this.stopped) return;
-        const claimed = await store.claimDue(5, options.leaseMs);
+        const claimed = await store.claimDue(5, options.leaseMs, options.owner);
         if (claimed.length === 0) return;
-        for (const row of claimed)
-          await (row.traceId ? runWithRequestId(row.traceId, () => this.process(row)) : this.process(row));
+        for (const row of claimed) this.tookOver(row);
+        // Rows claimed in one batch wait their turn: all of them keep their lease meanwhile.
+        const held = new Set(claimed.map((row) => row.id));
+        const beat = setInterval(() => {
+          if (this.stopped) return; // a stopped worker's rows are taken over by the next owner
+          store.heartbeat([...held], options.owner, options.leaseMs).catch((error: unknown) => {
+            logger.warn(`follow-up heartbeat failed: ${(error as Error).message}`, {
+              event: { action: 'follow-up-heartbeat', outcome: 'failure' },
+            });
+          });
+        }, options.heartbeatMs);
+        try {
+          for (const row of claimed) {
+            if (this.stopped) return;
+            await (row.traceId ? runWithRequestId(row.traceId, () => this.process(row)) : this.process(row));
+            held.delete(row.id);
+          }
+        } finally {
+          clearInterval(beat);
+        }
       }
     } catch (error) {
       // The database is down: the next sweep tries again.
@@ -110,6 +134,18 @@ export class FollowUpWorker {
         event: { action: 'follow-up', outcome: 'failure' },
       });
     }
+  }
+
+  private tookOver(row: ClaimedFollowUp): void {
+    if (row.previousOwner === null || row.previousOwner === this.deps.options.owner) return;
+    this.deps.metrics.takeover(row.kind);
+    this.deps.logger.warn(
+      `follow-up ${row.id} taken over: its owner ${row.previousOwner} stopped heartbeating`,
+      {
+        event: { action: 'follow-up-takeover', outcome: 'success' },
+        labels: { follow_up_id: String(row.id), kind: row.kind, previous_owner: row.previousOwner },
+      },
+    );
   }
 
   private async process(row: ClaimedFollowUp): Promise<void> {

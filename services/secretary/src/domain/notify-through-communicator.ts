@@ -7,7 +7,7 @@ export interface EscalationNotice {
   username: string;
   displayName: string;
   request: string;
-  /** message_id when the caller gave one, else the request id: the same exchange never notifies twice. */
+  /** The exchange's own id (a UUID made per exchange, stored with the payload): never a client's value. */
   exchangeKey: string;
   conversationId: string | null;
 }
@@ -20,7 +20,7 @@ export function escalationPayload(notice: EscalationNotice, chatId: string): Sen
     channel: 'tg',
     to: chatId,
     text: `${header}${conversation}\n\n${truncateForLog(notice.request, 3000)}`,
-    idempotencyKey: `escalation:${notice.channel}:${notice.exchangeKey}`,
+    idempotencyKey: `escalation:${notice.exchangeKey}`,
   };
 }
 
@@ -44,7 +44,7 @@ export function departmentMailPayload(
       'Анализ:',
       notice.analysis,
     ].join('\n'),
-    idempotencyKey: `department-mail:${notice.channel}:${notice.exchangeKey}`,
+    idempotencyKey: `department-mail:${notice.exchangeKey}`,
   };
 }
 

@@ -41,6 +41,15 @@ export interface StoredExchange {
   id: number;
   status: 'pending' | 'completed' | 'failed';
   createdAt: Date;
+  /** Who sent it and what (as stored): a message_id replays only for the same user and text. */
+  username: string;
+  text: string;
+  /** The instance analysing a `pending` row. */
+  owner: string | null;
+  /** Milliseconds since the owner's last heartbeat (database clock; no skew between replicas). */
+  ownerSilentMs: number;
+  /** Milliseconds since the row was created (database clock). */
+  ageMs: number;
   traceId: string | null;
   conversationId: string | null;
   analysedRequest: string | null;
@@ -156,12 +165,24 @@ export interface FailureRecord {
 export type ExchangeTarget =
   { kind: 'claimed'; id: number } | { kind: 'unclaimed'; exchange: PendingExchange };
 
+/** When a `pending` exchange counts as abandoned: its owner silent this long, or the row this old. */
+export interface OwnerTimeouts {
+  silentMs: number;
+  maxAgeMs: number;
+}
+
 export interface ExchangeStorePort {
-  /** Inserts a `pending` row; undefined when a non-failed row for (channel, message_id) already exists. */
-  insertPending(exchange: PendingExchange): Promise<number | undefined>;
+  /**
+   * Inserts a `pending` row owned by `owner` (heartbeat now); undefined when a non-failed row for
+   * (channel, message_id) already exists.
+   */
+  insertPending(exchange: PendingExchange, owner: string): Promise<number | undefined>;
   findActiveByMessageId(channel: Channel, messageId: string): Promise<StoredExchange | undefined>;
-  /** Marks a `pending` row that outlived any legitimate processing as failed; false if it moved on meanwhile. */
-  abandonPending(id: number, reason: string): Promise<boolean>;
+  /**
+   * Marks a `pending` row failed with `reason` if it is still abandoned by `timeouts` (checked in the
+   * same statement, so an owner that just beat keeps it); false when it moved on or came alive.
+   */
+  abandonPending(id: number, reason: string, timeouts: OwnerTimeouts): Promise<boolean>;
   /**
    * One transaction: the exchange row becomes `completed`, the conversation changes, expired ones close.
    * Returns the conversation the exchange ended up in (an open one may already exist after a race).
@@ -179,6 +200,28 @@ export interface ExchangeStorePort {
 /** Sends a message on a channel on the secretary's behalf (the communicator's POST /send). */
 export interface NotifierPort {
   send(message: SendMessageInput): Promise<SendMessageResult>;
+}
+
+/** Heartbeats and the sweep of exchanges whose owner died (see ExchangeOwnership). */
+export interface ExchangeLeaseStorePort {
+  /** Renews the heartbeat of these `pending` rows of this owner; returns how many were renewed. */
+  heartbeat(owner: string, ids: number[]): Promise<number>;
+  /** Finishes every abandoned `pending` row as failed, naming its silent owner; returns them. */
+  finishAbandoned(timeouts: OwnerTimeouts): Promise<{ id: number; owner: string | null }[]>;
+}
+
+export interface ExchangeOwnershipMetricsPort {
+  /** An abandoned exchange was finished: by a retry of its message_id, or by the periodic sweep. */
+  takeover(by: 'retry' | 'sweep'): void;
+  heartbeat(outcome: 'ok' | 'failed'): void;
+  /** How many exchanges this instance is analysing now. */
+  inFlight(count: number): void;
+}
+
+/** Tells when a `pending` exchange settled (LISTEN/NOTIFY where the database delivers it). */
+export interface ExchangeSettledFeedPort {
+  start(onSettled: (id: number) => void): void;
+  stop(): Promise<void>;
 }
 
 export interface AnalysisMetricsPort {
@@ -201,11 +244,18 @@ export interface ClaimedFollowUp {
   attempts: number;
   /** The exchange's request id: the follow-up's logs and calls carry it as trace.id / x-request-id. */
   traceId: string | null;
+  /** Set when the row was leased by an instance that stopped heartbeating: this claim takes it over. */
+  previousOwner: string | null;
 }
 
 export interface FollowUpStorePort {
-  /** Leases due rows (attempts + 1); rows leased by another replica are skipped. */
-  claimDue(limit: number, leaseMs: number): Promise<ClaimedFollowUp[]>;
+  /**
+   * Leases due rows to `owner` for leaseMs (attempts + 1); rows whose lease another owner keeps
+   * renewing are skipped, rows of a silent owner are taken over.
+   */
+  claimDue(limit: number, leaseMs: number, owner: string): Promise<ClaimedFollowUp[]>;
+  /** Renews the lease (and heartbeat) of rows `owner` is working on. */
+  heartbeat(ids: number[], owner: string, leaseMs: number): Promise<void>;
   markDone(id: number, result: Record<string, unknown>): Promise<void>;
   retryLater(id: number, error: string, delayMs: number): Promise<void>;
   markFailed(id: number, error: string): Promise<void>;
@@ -225,4 +275,6 @@ export interface JiraPort {
 
 export interface FollowUpMetricsPort {
   outcome(kind: string, outcome: 'created' | 'found_existing' | 'sent' | 'retry' | 'failed'): void;
+  /** A row leased by an owner that stopped heartbeating was taken over. */
+  takeover(kind: string): void;
 }

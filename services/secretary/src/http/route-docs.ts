@@ -12,10 +12,11 @@ import { UsersPageSchema, UsersQuerySchema, UsersUpsertResultSchema } from './us
 
 const ANALYZE_DESCRIPTION =
   'Анализирует входящее обращение и определяет, достаточно ли информации для ответа, какое действие требуется ' +
-  'выполнить, и формирует ответ или уточняющий вопрос. A repeated (channel, message_id) returns the stored answer.';
+  'выполнить, и формирует ответ или уточняющий вопрос. A repeated (channel, message_id) from the same username ' +
+  'with the same text returns the stored answer; a reuse by another username or with another text is 409.';
 
 export function secretaryRouteDocs(secured: boolean): RouteDoc[] {
-  const analyzeStatuses = [400, 413, 500, 502, 503, 504];
+  const analyzeStatuses = [400, 409, 413, 500, 502, 503, 504];
   return [
     {
       method: 'get',

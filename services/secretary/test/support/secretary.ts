@@ -10,6 +10,7 @@ import { type Config, configSchema } from '../../src/config.js';
 import { createDatabase, type DatabaseHandle } from '../../src/data/db.js';
 import { runMigrations } from '../../src/data/migrate.js';
 import type { FollowUpWorker, FollowUpWorkerOptions } from '../../src/domain/follow-up-worker.js';
+import { createExchanges, type Exchanges } from '../../src/exchanges.js';
 import { createFollowUps } from '../../src/follow-ups.js';
 import type { Clock } from '../../src/domain/ports.js';
 import { analystAnswer, enoughContext, type FakeUpstream, startFakeUpstream } from './fake-upstream.js';
@@ -22,6 +23,9 @@ export interface RunningSecretary {
   logs: CapturedLines;
   metrics: ServiceMetrics;
   database: DatabaseHandle;
+  exchanges: Exchanges;
+  /** This instance's owner id (recorded on the exchanges and follow-ups it works on). */
+  owner: string;
   followUpWorker: FollowUpWorker | undefined;
   /** Sends GET with query params (or POST with a JSON body) and returns status + parsed body. */
   analyze(params: Record<string, string>, options?: CallOptions): Promise<JsonResponse>;
@@ -82,7 +86,12 @@ export async function startSecretary(options: StartSecretaryOptions): Promise<Ru
   const upstream = { timeoutMs: config.UPSTREAM_TIMEOUT_MS, serviceToken: config.SERVICE_TOKEN, metrics };
   const guesser = new GuesserClient({ baseURL: config.GUESSER_URL, ...upstream });
   const analyst = new SystemAnalystClient({ baseURL: config.SYSTEM_ANALYST_URL, ...upstream });
-  const followUps = createFollowUps(config, database, upstream, metrics, logger, options.followUps);
+  const owner = `test-${randomBytes(4).toString('hex')}`;
+  const exchanges = createExchanges(config, database, metrics, logger, owner);
+  const followUps = createFollowUps(config, database, upstream, metrics, logger, {
+    owner,
+    ...options.followUps,
+  });
 
   const app = createApp({
     config,
@@ -90,6 +99,7 @@ export async function startSecretary(options: StartSecretaryOptions): Promise<Ru
     logger,
     metrics,
     database,
+    exchanges,
     guesser,
     analyst,
     followUps,
@@ -97,6 +107,7 @@ export async function startSecretary(options: StartSecretaryOptions): Promise<Ru
   });
   const server: Server = await listen(app, 0, '127.0.0.1');
   const url = `http://127.0.0.1:${boundPort(server)}`;
+  exchanges.start();
   followUps.worker?.start();
   const defaultToken = config.API_KEYS[0] ?? config.SERVICE_TOKEN ?? config.ADMIN_API_KEYS[0];
 
@@ -131,6 +142,8 @@ export async function startSecretary(options: StartSecretaryOptions): Promise<Ru
     logs,
     metrics,
     database,
+    exchanges,
+    owner,
     followUpWorker: followUps.worker,
     call,
     analyze: (params, opts = {}) =>
@@ -141,6 +154,7 @@ export async function startSecretary(options: StartSecretaryOptions): Promise<Ru
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await followUps.close();
+      await exchanges.close();
       guesser.close();
       analyst.close();
       await database.close();

@@ -1,0 +1,49 @@
+// CPU time and memory of a process from /proc (Linux): the figures the bench judges by,
+// because CPU time per request drifts far less than req/s on a shared machine.
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+
+let ticksPerSecond = 100;
+try {
+  ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+} catch {
+  /* Linux default */
+}
+
+/** utime + stime of a process in milliseconds, or undefined when it is gone. */
+export function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    return ((utime + stime) * 1000) / ticksPerSecond;
+  } catch {
+    return undefined;
+  }
+}
+
+export function rssMb(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * CPU spent by a group of processes between two snapshots. `pids` is re-read at each snapshot
+ * (database backends come and go); a process that appears later counts from zero.
+ */
+export async function cpuSnapshot(listPids) {
+  const pids = await listPids();
+  return new Map(pids.map((pid) => [pid, cpuMs(pid) ?? 0]));
+}
+
+export function cpuDelta(before, after) {
+  let total = 0;
+  for (const [pid, ms] of after) total += ms - (before.get(pid) ?? 0);
+  return total;
+}
