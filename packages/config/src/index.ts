@@ -167,3 +167,4 @@ export const requireCredentials =
   };
 
 export { z };
+export { renderEnvExample } from './env-example.js';

@@ -314,6 +314,7 @@ export const INBOUND_STATUSES = [
   'received',
   'processing',
   'answered',
+  'sending',
   'replied',
   'skipped',
   'quarantined',

@@ -240,6 +240,8 @@ function accessLog(
         ...(req.headers['user-agent']
           ? { user_agent: { original: truncateForLog(req.headers['user-agent'], 256) } }
           : {}),
+        // What the route adds about its outcome: one line per request carries it all.
+        ...(res.locals.logFields as Record<string, unknown> | undefined),
       });
     });
     next();

@@ -10,3 +10,4 @@ export * from './id-cursor.js';
 export * from './known-routes.js';
 export * from './rate-limit.js';
 export * from './upstream-client.js';
+export * from './admission.js';

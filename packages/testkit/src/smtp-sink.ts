@@ -41,7 +41,16 @@ const addresses = (value: AddressObject | AddressObject[] | undefined): string[]
  * and parses each message with mailparser, so tests assert on what nodemailer
  * really put on the wire: headers, threading, text and HTML parts.
  */
-export async function startSmtpSink(): Promise<SmtpSink> {
+export interface StartSmtpSinkOptions {
+  /**
+   * Called with each accepted message before the sink answers 250, like a provider that files
+   * what its SMTP server accepts into the sender's sent folder (Yandex does): e.g.
+   * `(raw) => dovecot.deliver(user, raw, 'Sent')`. A failure answers 451.
+   */
+  fileInto?: (raw: Buffer) => Promise<void>;
+}
+
+export async function startSmtpSink(options: StartSmtpSinkOptions = {}): Promise<SmtpSink> {
   const messages: CapturedMail[] = [];
   let rejectCount = 0;
   let rejectCode = 451;
@@ -64,7 +73,8 @@ export async function startSmtpSink(): Promise<SmtpSink> {
           return;
         }
         const raw = Buffer.concat(chunks);
-        simpleParser(raw)
+        (options.fileInto ? options.fileInto(raw) : Promise.resolve())
+          .then(() => simpleParser(raw))
           .then((parsed) => {
             const references = parsed.references;
             messages.push({

@@ -35,6 +35,10 @@ export const configSchema = z
      */
     IMAP_FIRST_START: z.enum(['unseen', 'all', 'none']).default('unseen'),
     IMAP_TLS_REJECT_UNAUTHORIZED: booleanFlag(true),
+    /** The sent folder an interrupted reply is looked for in (default: the one flagged \Sent, else "Sent"). */
+    IMAP_SENT_MAILBOX: optionalText(),
+    /** Append each reply to the sent folder ourselves (for providers that do not file SMTP mail there; Yandex does). */
+    IMAP_SENT_APPEND: booleanFlag(false),
 
     SMTP_HOST: z.string().default('smtp.yandex.ru'),
     SMTP_PORT: z.coerce.number().int().min(1).max(65535).default(465),
@@ -57,9 +61,21 @@ export const configSchema = z
     TELEGRAM_LEADER_RETRY_MS: positiveInt(5_000),
 
     COMMUNICATOR_CONCURRENCY: positiveInt(8),
-    COMMUNICATOR_LEASE_MS: positiveInt(180_000),
+    /** A row whose owner has not renewed it for this long is taken over (its process died). */
+    COMMUNICATOR_LEASE_MS: positiveInt(10_000),
+    /** How often an owner renews the rows it works on (default: a third of the lease). */
+    COMMUNICATOR_HEARTBEAT_MS: z.coerce.number().int().positive().optional(),
     COMMUNICATOR_MAX_ATTEMPTS: positiveInt(3),
     COMMUNICATOR_RETRY_BASE_MS: positiveInt(2_000),
+    COMMUNICATOR_RETRY_MAX_MS: positiveInt(300_000),
+    /** An outage (secretary or LLM down) is retried this long after a message arrived, then it is quarantined. */
+    COMMUNICATOR_RETRY_FOR_MS: positiveInt(6 * 3_600_000),
+    /**
+     * TEST ONLY — fault injection for the crash tests: a mail whose raw source contains this
+     * string SIGKILLs the process while it is parsed (a stand-in for a mail that crashes the
+     * parser). Never set in production.
+     */
+    COMMUNICATOR_TEST_CRASH_MARKER: optionalText(),
     MAX_REQUEST_CHARS: positiveInt(20_000),
   })
   .superRefine(requireCredentials(['SERVICE_TOKEN']))
@@ -69,8 +85,17 @@ export const configSchema = z
     SMTP_USER: c.SMTP_USER ?? c.IMAP_USER,
     SMTP_PASSWORD: c.SMTP_PASSWORD ?? c.IMAP_PASSWORD,
     MAIL_FROM: c.MAIL_FROM ?? c.SMTP_USER ?? c.IMAP_USER,
+    COMMUNICATOR_HEARTBEAT_MS:
+      c.COMMUNICATOR_HEARTBEAT_MS ?? Math.max(1, Math.floor(c.COMMUNICATOR_LEASE_MS / 3)),
   }))
   .superRefine((c, ctx) => {
+    if (c.COMMUNICATOR_HEARTBEAT_MS * 2 > c.COMMUNICATOR_LEASE_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['COMMUNICATOR_HEARTBEAT_MS'],
+        message: 'must be at most half of COMMUNICATOR_LEASE_MS (a late heartbeat must not lose the row)',
+      });
+    }
     if (c.TELEGRAM_MODE === 'webhook' && c.TELEGRAM_BOT_TOKEN && !c.TELEGRAM_WEBHOOK_URL) {
       ctx.addIssue({
         code: 'custom',

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { loadConfig } from '@workemon/config';
 import {
   createServiceMetrics,
@@ -16,6 +18,7 @@ import { EmailReplyChannel } from './channels/email-reply-channel.js';
 import { LedgerDispatcher } from './channels/ledger-dispatcher.js';
 import { recordUpdates, TelegramPoller } from './channels/telegram-poller.js';
 import { TelegramReplyChannel } from './channels/telegram-reply-channel.js';
+import { ImapSentFolder } from './clients/imap-sent-folder.js';
 import { SecretaryClient } from './clients/secretary-client.js';
 import { SmtpMailer } from './clients/smtp-mailer.js';
 import { TelegramBotClient } from './clients/telegram-bot-client.js';
@@ -49,7 +52,9 @@ async function main(config: Config, logger: Logger): Promise<void> {
   const outbound = new OutboundRepository(database.db);
 
   const serviceMetrics = createServiceMetrics(SERVICE, VERSION);
-  const metrics = createCommunicatorMetrics(serviceMetrics, () => ledger.countsByStatus());
+  const metrics = createCommunicatorMetrics(serviceMetrics, () => ledger.stats());
+  // Owner of the ledger rows this process works on: unique per process, readable in the table.
+  const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const health = new HealthRegistry(SERVICE, VERSION, serviceMetrics);
 
   const secretary = new SecretaryClient({
@@ -67,17 +72,22 @@ async function main(config: Config, logger: Logger): Promise<void> {
     channels,
     metrics,
     logger,
+    owner,
     options: {
       maxAttempts: config.COMMUNICATOR_MAX_ATTEMPTS,
       retryBaseMs: config.COMMUNICATOR_RETRY_BASE_MS,
+      retryMaxMs: config.COMMUNICATOR_RETRY_MAX_MS,
+      retryForMs: config.COMMUNICATOR_RETRY_FOR_MS,
       mailRepliesPerHour: config.MAIL_REPLY_RATE_PER_HOUR,
     },
   });
   const dispatcher = new LedgerDispatcher({
     ledger,
     useCase,
+    owner,
     concurrency: config.COMMUNICATOR_CONCURRENCY,
     leaseMs: config.COMMUNICATOR_LEASE_MS,
+    heartbeatMs: config.COMMUNICATOR_HEARTBEAT_MS,
     maxAttempts: config.COMMUNICATOR_MAX_ATTEMPTS,
     logger,
     metrics,
@@ -88,7 +98,16 @@ async function main(config: Config, logger: Logger): Promise<void> {
   // ---- email ----
   let mailer: SmtpMailer | undefined;
   let inbox: EmailInboxWorker | undefined;
+  let sentFolder: ImapSentFolder | undefined;
   if (emailEnabled(config) && config.IMAP_USER && config.IMAP_PASSWORD && config.MAIL_FROM) {
+    const imapConnection = {
+      host: config.IMAP_HOST,
+      port: config.IMAP_PORT,
+      secure: config.IMAP_SECURE,
+      user: config.IMAP_USER,
+      password: config.IMAP_PASSWORD,
+      rejectUnauthorized: config.IMAP_TLS_REJECT_UNAUTHORIZED,
+    };
     mailer = new SmtpMailer({
       host: config.SMTP_HOST,
       port: config.SMTP_PORT,
@@ -101,18 +120,13 @@ async function main(config: Config, logger: Logger): Promise<void> {
     });
     inbox = new EmailInboxWorker({
       options: {
-        connection: {
-          host: config.IMAP_HOST,
-          port: config.IMAP_PORT,
-          secure: config.IMAP_SECURE,
-          user: config.IMAP_USER,
-          password: config.IMAP_PASSWORD,
-          rejectUnauthorized: config.IMAP_TLS_REJECT_UNAUTHORIZED,
-        },
+        connection: imapConnection,
         mailbox: config.IMAP_MAILBOX,
         pollIntervalMs: config.IMAP_POLL_INTERVAL_MS,
         firstStart: config.IMAP_FIRST_START,
         maxRequestChars: config.MAX_REQUEST_CHARS,
+        maxParseCrashes: config.COMMUNICATOR_MAX_ATTEMPTS,
+        testCrashMarker: config.COMMUNICATOR_TEST_CRASH_MARKER,
         ownAddresses: [
           ...new Set(
             [config.MAIL_FROM, config.IMAP_USER, config.SMTP_USER].flatMap((a) =>
@@ -128,7 +142,22 @@ async function main(config: Config, logger: Logger): Promise<void> {
       onNewWork,
     });
     const inboxWorker = inbox;
-    channels.email = new EmailReplyChannel(mailer, () => inboxWorker.requestSeenFlush());
+    sentFolder = new ImapSentFolder({
+      ...imapConnection,
+      mailbox: config.IMAP_SENT_MAILBOX,
+      create: config.IMAP_SENT_APPEND,
+      onError: (error) => logger.warn(`sent folder connection error: ${error.message}`),
+    });
+    channels.email = new EmailReplyChannel(
+      mailer,
+      { folder: sentFolder, appendAfterSend: config.IMAP_SENT_APPEND },
+      logger,
+      () => inboxWorker.requestSeenFlush(),
+    );
+    if (config.COMMUNICATOR_TEST_CRASH_MARKER)
+      logger.warn(
+        'COMMUNICATOR_TEST_CRASH_MARKER is set: mails containing it crash this process (test only)',
+      );
   }
 
   // ---- telegram ----
@@ -258,6 +287,7 @@ async function main(config: Config, logger: Logger): Promise<void> {
       { name: 'imap', close: () => inbox?.stop() },
       { name: 'ledger-dispatcher', close: () => dispatcher.stop() },
       { name: 'smtp', close: () => mailer?.close() },
+      { name: 'sent-folder', close: () => sentFolder?.close() },
       { name: 'secretary-client', close: () => secretary.close() },
       { name: 'postgres', close: () => database.close() },
     ],

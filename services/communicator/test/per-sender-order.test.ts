@@ -8,6 +8,7 @@ import { ensureBuilt, migrate } from './support.js';
 
 const LEASE_MS = 60_000;
 const MAX_ATTEMPTS = 3;
+const OWNER = 'test-owner';
 
 describe('ledger claims: one person at a time, in arrival order', () => {
   let db: TestDatabase;
@@ -37,7 +38,7 @@ describe('ledger claims: one person at a time, in arrival order', () => {
     requestText: `message ${seq}`,
   });
   const claimed = async () =>
-    (await ledger.claim(10, LEASE_MS, MAX_ATTEMPTS)).map((r) => `${r.username} ${r.requestText}`);
+    (await ledger.claim(OWNER, 10, LEASE_MS)).map((r) => `${r.username} ${r.requestText}`);
 
   it('when one person sends three mails at once, then only the first is handed out; the next once it is answered', async () => {
     const [a1, a2] = await ledger.record([
@@ -49,14 +50,24 @@ describe('ledger claims: one person at a time, in arrival order', () => {
     expect(await claimed()).toEqual([`anna ${a1!.requestText}`, 'boris message 4']);
     // Anna's first is being handled: her second waits, even on another replica's claim.
     expect(await claimed()).toEqual([]);
-    await ledger.markAnswered(a1!.id, { text: 'ok', action: 'ответить на письмо', replyMessageId: null });
+    await ledger.markAnswered(a1!.id, OWNER, {
+      text: 'ok',
+      action: 'ответить на письмо',
+      replyMessageId: null,
+    });
     expect(await claimed()).toEqual([`anna ${a2!.requestText}`]);
   });
 
   it("when an earlier mail is waiting out a retry backoff, then it does not hold the sender's later mail back", async () => {
     const [c1, c2] = await ledger.record([mailFrom('clara'), mailFrom('clara')]);
     expect(await claimed()).toEqual([`clara ${c1!.requestText}`]);
-    await ledger.recordFailure(c1!.id, 'secretary 503', 60_000, MAX_ATTEMPTS);
+    await ledger.recordFailure(c1!.id, OWNER, {
+      error: 'secretary 503',
+      delayMs: 60_000,
+      counts: false,
+      maxAttempts: MAX_ATTEMPTS,
+      retryForMs: 3_600_000,
+    });
     expect(await claimed()).toEqual([`clara ${c2!.requestText}`]);
     const [row] = await queryRows<{ status: string }>(
       db.url,

@@ -227,6 +227,9 @@ export function emailEnv(dovecot: { host: string; port: number }, sink: { host: 
     SMTP_HOST: sink.host,
     SMTP_PORT: String(sink.port),
     SMTP_SECURE: 'false',
+    // The SMTP sink does not file what it accepts into Dovecot (Yandex does): the communicator
+    // appends each reply to the sent folder itself, where an interrupted send is looked for.
+    IMAP_SENT_APPEND: 'true',
   };
 }
 

@@ -32,6 +32,7 @@ export type AppConfig = Pick<
   | 'CLARIFICATION_TTL'
   | 'MAX_CLARIFICATIONS'
   | 'MAX_REQUEST_CHARS'
+  | 'ANALYZE_MAX_IN_FLIGHT'
 >;
 
 export interface AppDeps {
@@ -104,13 +105,13 @@ export function createApp(deps: AppDeps): Express {
 
   const routes = Router();
   routes.use(
-    analyzeRequestRoutes(
-      analyze,
-      new KeyedRateLimiter(
+    analyzeRequestRoutes(analyze, {
+      maxInFlight: config.ANALYZE_MAX_IN_FLIGHT,
+      perUser: new KeyedRateLimiter(
         { points: config.RATE_LIMIT_PER_USER_PER_MINUTE, windowSeconds: 60 },
         'per person (channel and username)',
       ),
-    ),
+    }),
   );
   routes.use(historyRoutes(new ListHistoryUseCase(exchanges)));
   routes.use(usersRoutes(new UserDirectoryUseCases(userRepository)));

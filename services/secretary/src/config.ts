@@ -16,6 +16,10 @@ export const configSchema = z
       .string({ error: 'is required (postgres://user:pass@host:5432/db)' })
       .regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// URL' }),
     DATABASE_POOL_MAX: positiveInt(10),
+    /** How long a query may wait for a free pooled connection; overload is shed by ANALYZE_MAX_IN_FLIGHT first. */
+    DATABASE_ACQUIRE_TIMEOUT_MS: positiveInt(30_000),
+    /** /analyze-request calls in flight at once; beyond it 503 + Retry-After before any work. */
+    ANALYZE_MAX_IN_FLIGHT: positiveInt(1_000),
     MIGRATE_ON_START: booleanFlag(false),
     API_KEYS: csvList(),
     /** Keys that may also write the user directory (PUT/POST /users); distinct from client keys. */

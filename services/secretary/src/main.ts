@@ -35,7 +35,12 @@ try {
     await runMigrations(config.DATABASE_URL);
     logger.info('migrations applied', { event: { action: 'migrate' } });
   }
-  const database = createDatabase({ url: config.DATABASE_URL, max: config.DATABASE_POOL_MAX, logger });
+  const database = createDatabase({
+    url: config.DATABASE_URL,
+    max: config.DATABASE_POOL_MAX,
+    logger,
+    connectionTimeoutMs: config.DATABASE_ACQUIRE_TIMEOUT_MS,
+  });
   const metrics = createServiceMetrics(SERVICE_NAME, version);
   const upstream = { timeoutMs: config.UPSTREAM_TIMEOUT_MS, serviceToken: config.SERVICE_TOKEN, metrics };
   const guesser = new GuesserClient({ baseURL: config.GUESSER_URL, ...upstream });

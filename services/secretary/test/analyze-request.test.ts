@@ -499,9 +499,13 @@ describe('secretary /analyze-request', () => {
         (r) => (r.url as { path?: string } | undefined)?.path === '/analyze-request',
       );
       expect(access).toMatchObject({
+        'log.level': 'info',
         http: { response: { status_code: 200 } },
         event: { duration: expect.any(Number) },
+        labels: { channel: 'email', action: 'ответить на письмо', is_enough: 'true' },
       });
+      // One line per request at info: the analysis details are at debug.
+      expect(records.filter((r) => r['log.level'] === 'info')).toHaveLength(1);
       const analysed = records.find((r) => r.message === 'request analysed');
       expect(analysed).toMatchObject({ labels: { channel: 'email', action: 'ответить на письмо' } });
     });

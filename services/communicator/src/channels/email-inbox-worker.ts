@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { HealthCheckResult } from '@workemon/contracts';
 import type { Logger } from '@workemon/logger';
 import { type ImapConnectionOptions, ImapMailboxClient } from '../clients/imap-mailbox-client.js';
@@ -26,6 +27,10 @@ export interface EmailInboxWorkerOptions {
   fetchBatch?: number;
   /** …and at most this many bytes (RFC822.SIZE), so a backlog of large mail is never all in memory. */
   fetchBatchBytes?: number;
+  /** A mail that was being parsed when this many processes died is quarantined unparsed. */
+  maxParseCrashes: number;
+  /** TEST ONLY (COMMUNICATOR_TEST_CRASH_MARKER): a mail containing this SIGKILLs the process when parsed. */
+  testCrashMarker?: string | undefined;
 }
 
 const MIN_BACKOFF_MS = 1_000;
@@ -49,6 +54,8 @@ export class EmailInboxWorker {
   private connectedSince: number | undefined;
   private lastPollAt: number | undefined;
   private lastError: string | undefined;
+  /** What the previous process was parsing when it died (read once, at the first poll). */
+  private inheritedParse: Promise<{ uid: number; crashes: number } | undefined> | undefined;
   readonly checkpointKey: string;
 
   constructor(
@@ -155,8 +162,9 @@ export class EmailInboxWorker {
       if (uidValidity === undefined) throw new Error('mailbox not selected');
       const checkpoint = await checkpoints.get(this.checkpointKey);
       let lastUid: number | undefined = checkpoint?.lastUid;
+      // A row holding only a parse marker (written during a first start) is no checkpoint yet.
       if (!checkpoint || checkpoint.uidvalidity !== uidValidity) {
-        if (checkpoint) {
+        if (checkpoint?.uidvalidity != null) {
           // UIDs of the old generation mean nothing now: the mailbox is taken again as on a first
           // start, and the ledger's Message-ID/hash dedupe keeps recorded mail from being answered twice.
           logger.warn(
@@ -234,8 +242,9 @@ export class EmailInboxWorker {
       const messages = await client.fetchSources(chunk);
       const rows: NewInboundRow[] = [];
       for (const message of messages)
-        rows.push(await this.toLedgerRow(message.uid, message.source, uidValidity));
+        rows.push(await this.parseGuarded(message.uid, message.source, uidValidity));
       const inserted = await ledger.record(rows);
+      await checkpoints.clearParsing(this.checkpointKey);
       for (const row of inserted) {
         const outcomeLabel = row.status === 'received' ? 'received' : row.status;
         metrics.channelMessages.inc({ channel: 'email', outcome: outcomeLabel });
@@ -251,6 +260,49 @@ export class EmailInboxWorker {
       if (inserted.length > 0) this.deps.onNewWork();
     }
     return true;
+  }
+
+  /**
+   * Parses one mail with a marker in the checkpoint row around it. A process that dies while
+   * parsing leaves the marker; the next one counts that crash against the mail, and a mail that
+   * was being parsed at `maxParseCrashes` deaths is recorded quarantined without being parsed
+   * again, so one poison mail cannot stop the mailbox (the checkpoint moves past it).
+   */
+  private async parseGuarded(uid: number, source: Buffer, uidvalidity: number): Promise<NewInboundRow> {
+    const { checkpoints, metrics, logger, options } = this.deps;
+    this.inheritedParse ??= checkpoints.parsing(this.checkpointKey);
+    const inherited = await this.inheritedParse;
+    let crashes = 0;
+    if (inherited?.uid === uid) {
+      crashes = inherited.crashes + 1;
+      this.inheritedParse = Promise.resolve(undefined);
+      metrics.parseCrashes.inc();
+      logger.warn(`mail UID ${uid} was being parsed when a process died (${crashes} time(s))`, {
+        event: { action: 'mail-parse-crash' },
+        'communicator.imap_uid': uid,
+      });
+    }
+    if (crashes >= options.maxParseCrashes) {
+      return {
+        channel: 'email',
+        externalId: `sha256:${createHash('sha256').update(source).digest('hex')}`,
+        mailbox: options.mailbox,
+        uidvalidity,
+        uid,
+        username: 'unknown',
+        replyTo: '',
+        rawBytes: source.length,
+        status: 'quarantined',
+        attempts: crashes,
+        lastError: `the process died ${crashes} times while parsing this mail: not parsed again`,
+      };
+    }
+    await checkpoints.markParsing(this.checkpointKey, uid, crashes);
+    if (options.testCrashMarker && source.includes(options.testCrashMarker)) {
+      // Test-only fault injection (COMMUNICATOR_TEST_CRASH_MARKER): die like a crashing parser would.
+      process.kill(process.pid, 'SIGKILL');
+    }
+    return this.toLedgerRow(uid, source, uidvalidity);
   }
 
   private async toLedgerRow(uid: number, source: Buffer, uidvalidity: number): Promise<NewInboundRow> {

@@ -5,7 +5,7 @@ import type { ProcessInboundMessageUseCase } from '../domain/process-inbound-mes
 import type { CommunicatorMetrics } from '../metrics.js';
 import { Wakeable } from './wakeable.js';
 
-/** Idle rescan interval: picks up retries whose backoff ended and leases that expired. */
+/** Idle rescan interval: picks up retries whose backoff ended and rows whose owner died. */
 const IDLE_SCAN_MS = 1_000;
 
 /** Replies being delivered after their slot was handed on, per slot (bounds memory and SMTP queues). */
@@ -21,22 +21,39 @@ const DELIVERIES_PER_SLOT = 2;
  * DELIVERIES_PER_SLOT × concurrency), so SMTP/Telegram latency never idles
  * the LLM. Channels only insert rows; this is the one place rows are
  * processed, whatever the channel.
+ *
+ * Every row it works on is owned by this process (`owner`), and a heartbeat
+ * renews their leases every `heartbeatMs`: a process that dies stops beating,
+ * and its rows are orphans `leaseMs` later. Orphans are taken over one at a
+ * time with nothing else running (the dispatcher first lets its own rows
+ * finish): if the process dies again then, that row did it, and the crash is
+ * charged to it alone (see InboundLedgerRepository.claimOrphan).
  */
 export class LedgerDispatcher {
   /** Every row task still running (analysis or delivery): stop() waits for all of them. */
   private readonly inFlight = new Set<Promise<void>>();
+  /** Ids of the rows those tasks work on (what the heartbeat renews). */
+  private readonly owned = new Set<number>();
   /** Rows holding a slot (claimed, not yet answered). */
   private slotsUsed = 0;
+  /** An orphan is running alone: nothing else is claimed until it ends. */
+  private isolating = false;
   private readonly wakeable = new Wakeable();
   private stopped = false;
   private running: Promise<void> | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private beating: Promise<void> | undefined;
 
   constructor(
     private readonly deps: {
       ledger: InboundLedgerRepository;
       useCase: ProcessInboundMessageUseCase;
+      /** This process's owner id (unique per process). */
+      owner: string;
       concurrency: number;
+      /** How long a row stays owned without a heartbeat. */
       leaseMs: number;
+      heartbeatMs: number;
       maxAttempts: number;
       logger: Logger;
       metrics?: CommunicatorMetrics;
@@ -45,6 +62,12 @@ export class LedgerDispatcher {
 
   start(): void {
     this.running ??= this.loop();
+    this.heartbeatTimer ??= setInterval(() => {
+      this.beating ??= this.heartbeat().finally(() => {
+        this.beating = undefined;
+      });
+    }, this.deps.heartbeatMs);
+    this.heartbeatTimer.unref();
   }
 
   wake(): void {
@@ -55,44 +78,75 @@ export class LedgerDispatcher {
     return this.slotsUsed;
   }
 
-  /** Stops claiming and waits for in-flight rows (unfinished ones keep their lease and resume elsewhere). */
+  /** Stops claiming and waits for in-flight rows (their heartbeat goes on until they end). */
   async stop(): Promise<void> {
     this.stopped = true;
     this.wakeable.wake();
     await this.running;
     await Promise.allSettled([...this.inFlight]);
+    clearInterval(this.heartbeatTimer);
+    await this.beating;
+  }
+
+  private async heartbeat(): Promise<void> {
+    const { ledger, owner, leaseMs, logger, metrics } = this.deps;
+    const ids = [...this.owned];
+    if (ids.length === 0) return;
+    try {
+      const kept = new Set(await ledger.heartbeat(owner, ids, leaseMs));
+      const lost = ids.filter((id) => !kept.has(id) && this.owned.has(id));
+      metrics?.heartbeats.inc({ outcome: lost.length > 0 ? 'lost' : 'ok' });
+      // Rows that ended between the snapshot and the UPDATE were released, not lost: only warn for
+      // ones still running (their next fenced write aborts them).
+      if (lost.length > 0) logger.warn(`heartbeat: rows ${lost.join(', ')} were taken over`);
+    } catch (error) {
+      metrics?.heartbeats.inc({ outcome: 'failed' });
+      logger.warn(`heartbeat failed: ${(error as Error).message}`);
+    }
   }
 
   private async loop(): Promise<void> {
-    const { ledger, concurrency, leaseMs, maxAttempts, logger } = this.deps;
+    const { ledger, concurrency, leaseMs, maxAttempts, owner, logger } = this.deps;
     while (!this.stopped) {
-      const free =
-        this.inFlight.size - this.slotsUsed >= DELIVERIES_PER_SLOT * concurrency
-          ? 0
-          : concurrency - this.slotsUsed;
-      let full = false;
-      if (free > 0) {
-        try {
-          const rows = await ledger.claim(free, leaseMs, maxAttempts);
-          full = rows.length === free;
-          for (const row of rows) {
+      let again = false;
+      try {
+        if (this.isolating) {
+          // Nothing else runs beside an orphan under test.
+        } else if (this.inFlight.size === 0 && (await ledger.hasOrphans())) {
+          const row = await ledger.claimOrphan(owner, leaseMs, maxAttempts);
+          if (row) {
+            this.tookOver(row);
             if (row.status === 'quarantined') this.gaveUp(row);
-            else this.run(row);
+            else this.run(row, true);
           }
-        } catch (error) {
-          logger.warn(`ledger claim failed: ${(error as Error).message}`);
+          again = true;
+        } else if (this.inFlight.size > 0 && (await ledger.hasOrphans())) {
+          // Let our own rows finish first, then take the orphans over one by one.
+        } else {
+          const free =
+            this.inFlight.size - this.slotsUsed >= DELIVERIES_PER_SLOT * concurrency
+              ? 0
+              : concurrency - this.slotsUsed;
+          if (free > 0) {
+            const rows = await ledger.claim(owner, free, leaseMs);
+            for (const row of rows) this.run(row, false);
+            // A full batch means more may be waiting: claim again for any slot still free.
+            again = rows.length === free && this.slotsUsed < concurrency;
+          }
         }
+      } catch (error) {
+        logger.warn(`ledger claim failed: ${(error as Error).message}`);
       }
-      // A full batch means more may be waiting: claim again at once for any slot still free
-      // (rows quarantined at claim time freed theirs). Otherwise sleep until a slot frees
-      // (run() wakes us), new work is announced, or the idle rescan is due.
-      if (full && this.slotsUsed < concurrency) continue;
+      if (again) continue;
+      // Sleep until a slot frees (run() wakes us), new work is announced, or the idle rescan is due.
       await this.wakeable.sleep(IDLE_SCAN_MS, () => this.stopped);
     }
   }
 
-  private run(row: InboundRow): void {
+  private run(row: InboundRow, isolated: boolean): void {
     this.slotsUsed += 1;
+    this.owned.add(row.id);
+    if (isolated) this.isolating = true;
     let holdsSlot = true;
     const release = () => {
       if (!holdsSlot) return;
@@ -107,10 +161,24 @@ export class LedgerDispatcher {
       })
       .finally(() => {
         this.inFlight.delete(task);
+        this.owned.delete(row.id);
+        if (isolated) this.isolating = false;
         release();
         this.wakeable.wake();
       });
     this.inFlight.add(task);
+  }
+
+  private tookOver(row: InboundRow): void {
+    this.deps.metrics?.takeovers.inc({ channel: row.channel });
+    this.deps.logger.warn('took over a row whose owner stopped beating; running it alone', {
+      event: { action: 'ledger-takeover' },
+      'communicator.inbound_id': row.id,
+      'communicator.channel': row.channel,
+      'communicator.status': row.status,
+      'communicator.crashes': row.crashes,
+      'communicator.attempts': row.attempts,
+    });
   }
 
   private gaveUp(row: InboundRow): void {

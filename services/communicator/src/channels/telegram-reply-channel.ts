@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from '@workemon/logger';
 import type { TelegramBotClient } from '../clients/telegram-bot-client.js';
 import type { InboundRow } from '../data/schema.js';
-import type { ReplyChannel } from '../domain/process-inbound-message-use-case.js';
+import type { ReplyChannel, SendHooks, SentCheck } from '../domain/process-inbound-message-use-case.js';
 import { splitMessage } from '../domain/split-message.js';
 
 /** Telegram shows "typing…" for about 5 s per chat action. */
@@ -17,19 +18,27 @@ export class TelegramReplyChannel implements ReplyChannel {
     return null;
   }
 
-  /** Sends the parts not sent yet, in order; progress is stored after each so a crash resumes mid-answer. */
-  async deliver(
-    row: InboundRow,
-    answer: string,
-    onPartSent: (partsSent: number) => Promise<void>,
-  ): Promise<string> {
+  /** The Bot API cannot list what a bot sent: a resend after an interrupted send is ambiguous. */
+  async checkSent(): Promise<SentCheck> {
+    return 'unknown';
+  }
+
+  /**
+   * Sends the parts not sent yet, in order. The intent (chat, part, text hash) is stored right
+   * before each sendMessage and the progress right after, so a crash resumes mid-answer and the
+   * window in which a part may go out twice is one sendMessage round trip.
+   */
+  async deliver(row: InboundRow, answer: string, hooks: SendHooks): Promise<string> {
     const parts = splitMessage(answer);
     const replyTo = Number((row.thread as { messageId?: number }).messageId) || undefined;
     let lastId = '';
     for (let i = row.partsSent; i < parts.length; i++) {
-      const id = await this.bot.sendMessage(row.replyTo, parts[i] ?? '', i === 0 ? replyTo : undefined);
+      const text = parts[i] ?? '';
+      const digest = createHash('sha256').update(text).digest('hex').slice(0, 16);
+      await hooks.beforeSend(`${row.replyTo}:${i + 1}/${parts.length}:${digest}`);
+      const id = await this.bot.sendMessage(row.replyTo, text, i === 0 ? replyTo : undefined);
       lastId = String(id);
-      await onPartSent(i + 1);
+      await hooks.afterPart(i + 1);
     }
     return lastId;
   }

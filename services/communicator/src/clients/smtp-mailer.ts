@@ -1,4 +1,5 @@
 import nodemailer, { type Transporter } from 'nodemailer';
+import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import type { MailReply } from '../domain/compose-mail-reply.js';
 import { PermanentFailure, RetryableFailure } from '../domain/errors.js';
@@ -48,33 +49,53 @@ export class SmtpMailer {
     return this.options.from;
   }
 
+  /**
+   * The reply as the exact bytes that go on the wire: what is sent by SMTP is what can be
+   * appended to the sent folder, byte for byte (same Message-ID to find it by).
+   */
+  compose(reply: MailReply): Promise<Buffer> {
+    return new MailComposer({
+      from: this.options.from,
+      to: reply.to,
+      subject: reply.subject,
+      messageId: reply.messageId,
+      ...(reply.inReplyTo ? { inReplyTo: reply.inReplyTo } : {}),
+      ...(reply.references.length > 0 ? { references: reply.references } : {}),
+      text: reply.text,
+      html: reply.html,
+      // RFC 3834: tells the recipient's auto-responders not to answer us (no mail loops).
+      headers: { 'Auto-Submitted': 'auto-replied', 'X-Auto-Response-Suppress': 'All' },
+    })
+      .compile()
+      .build();
+  }
+
   async send(reply: MailReply): Promise<string> {
+    return this.sendRaw(reply.to, reply.messageId, await this.compose(reply));
+  }
+
+  /**
+   * Sends composed bytes. A failure with an SMTP reply code means the server refused the message
+   * (nothing sent: `notSent`); a dropped connection may have come after the server took it.
+   */
+  async sendRaw(to: string, messageId: string, raw: Buffer): Promise<string> {
     try {
-      const info = await this.transport.sendMail({
-        from: this.options.from,
-        to: reply.to,
-        subject: reply.subject,
-        messageId: reply.messageId,
-        ...(reply.inReplyTo ? { inReplyTo: reply.inReplyTo } : {}),
-        ...(reply.references.length > 0 ? { references: reply.references } : {}),
-        text: reply.text,
-        html: reply.html,
-        // RFC 3834: tells the recipient's auto-responders not to answer us (no mail loops).
-        headers: { 'Auto-Submitted': 'auto-replied', 'X-Auto-Response-Suppress': 'All' },
-      });
+      const info = await this.transport.sendMail({ envelope: { from: this.options.from, to: [to] }, raw });
       if (info.rejected.length > 0 && info.accepted.length === 0) {
-        throw new PermanentFailure(`SMTP rejected recipient ${reply.to}`);
+        throw new PermanentFailure(`SMTP rejected recipient ${to}`, { notSent: true });
       }
-      return info.messageId;
+      return messageId;
     } catch (error) {
       if (error instanceof PermanentFailure) throw error;
       const smtp = error as SmtpError;
+      const notSent = smtp.responseCode !== undefined;
       if (smtp.responseCode !== undefined && smtp.responseCode >= 500 && smtp.code !== 'EAUTH') {
         throw new PermanentFailure(`SMTP refused the message (${smtp.responseCode}): ${smtp.message}`, {
           cause: error,
+          notSent,
         });
       }
-      throw new RetryableFailure(`SMTP send failed: ${smtp.message}`, undefined, { cause: error });
+      throw new RetryableFailure(`SMTP send failed: ${smtp.message}`, undefined, { cause: error, notSent });
     }
   }
 

@@ -94,16 +94,27 @@ export class TelegramBotClient {
   }
 }
 
-/** Maps a Bot API failure: 400/403 (wrong chat, bot blocked) are permanent; 429, 5xx, 401, network retryable. */
+/**
+ * Maps a Bot API failure: 400/403 (wrong chat, bot blocked) are permanent; 429, 5xx, 401, network
+ * retryable. An answer from the API (any TelegramError) proves the message was not sent; a network
+ * failure does not.
+ */
 export function toFailure(error: unknown): Error {
   if (error instanceof TelegramError) {
+    const notSent = { cause: error, notSent: true };
     if (error.code === 429) {
       const retryAfterMs = (error.parameters?.retry_after ?? 1) * 1000;
-      return new RetryableFailure(`telegram rate limit: retry after ${retryAfterMs} ms`, retryAfterMs);
+      return new RetryableFailure(
+        `telegram rate limit: retry after ${retryAfterMs} ms`,
+        retryAfterMs,
+        notSent,
+      );
     }
-    if (error.code >= 500) return new RetryableFailure(`telegram ${error.code}: ${error.description}`);
-    if (error.code === 401) return new RetryableFailure('telegram rejected the bot token (401)');
-    return new PermanentFailure(`telegram ${error.code}: ${error.description}`, { cause: error });
+    if (error.code >= 500)
+      return new RetryableFailure(`telegram ${error.code}: ${error.description}`, undefined, notSent);
+    if (error.code === 401)
+      return new RetryableFailure('telegram rejected the bot token (401)', undefined, notSent);
+    return new PermanentFailure(`telegram ${error.code}: ${error.description}`, notSent);
   }
   return new RetryableFailure(`telegram call failed: ${(error as Error).message}`, undefined, {
     cause: error,

@@ -22,7 +22,37 @@ export class CheckpointRepository {
       .values({ key, uidvalidity: value.uidvalidity, lastUid: value.lastUid })
       .onConflictDoUpdate({
         target: checkpoints.key,
-        set: { uidvalidity: value.uidvalidity, lastUid: value.lastUid, updatedAt: sql`now()` },
+        set: {
+          uidvalidity: value.uidvalidity,
+          lastUid: value.lastUid,
+          parsingUid: null,
+          parseCrashes: 0,
+          updatedAt: sql`now()`,
+        },
       });
+  }
+
+  /** The mail a process was parsing when it stopped (set by markParsing, cleared by clearParsing/set). */
+  async parsing(key: string): Promise<{ uid: number; crashes: number } | undefined> {
+    const [row] = await this.db
+      .select({ uid: checkpoints.parsingUid, crashes: checkpoints.parseCrashes })
+      .from(checkpoints)
+      .where(eq(checkpoints.key, key));
+    return row?.uid != null ? { uid: row.uid, crashes: row.crashes } : undefined;
+  }
+
+  /** Written before a mail is parsed: a process that dies parsing it leaves this behind. */
+  async markParsing(key: string, uid: number, crashes: number): Promise<void> {
+    await this.db
+      .insert(checkpoints)
+      .values({ key, uidvalidity: null, lastUid: 0, parsingUid: uid, parseCrashes: crashes })
+      .onConflictDoUpdate({ target: checkpoints.key, set: { parsingUid: uid, parseCrashes: crashes } });
+  }
+
+  async clearParsing(key: string): Promise<void> {
+    await this.db
+      .update(checkpoints)
+      .set({ parsingUid: null, parseCrashes: 0 })
+      .where(eq(checkpoints.key, key));
   }
 }

@@ -1,11 +1,26 @@
-import { and, desc, lt, asc, count, eq, gt, inArray, isNull, lte, or, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, inArray, isNotNull, isNull, lt, lte, or, sql } from 'drizzle-orm';
+import { OwnershipLost } from '../domain/errors.js';
 import type { Database } from './db.js';
 import { type InboundRow, type InboundStatus, inbound, type NewInboundRow } from './schema.js';
 
-const OPEN_STATUSES: InboundStatus[] = ['received', 'processing', 'answered'];
-
-/** Last error of a row whose lease expired: its worker never recorded an outcome. */
+/** Last error of a row whose owner stopped beating: its worker never recorded an outcome. */
 export const DIED = 'process died while handling';
+/** …and the same while the row ran alone: the crash is charged to it. */
+export const DIED_ALONE = 'the process died while handling it alone';
+
+const OPEN_STATUSES: InboundStatus[] = ['received', 'processing', 'answered', 'sending'];
+
+/** Nobody works on the row any more: its owner's heartbeat lapsed. */
+const orphaned = () => and(isNotNull(inbound.owner), lte(inbound.leaseUntil, sql`now()`));
+
+/** What every end of an attempt writes: the row has no owner until it is claimed again. */
+const RELEASED = { owner: null, leaseUntil: null, isolated: false } as const;
+
+export interface LedgerStats {
+  counts: Record<string, number>;
+  orphaned: number;
+  oldestOpenSeconds: number;
+}
 
 /** The ingest ledger: every state change of an inbound message is one UPDATE here. */
 export class InboundLedgerRepository {
@@ -26,24 +41,14 @@ export class InboundLedgerRepository {
   }
 
   /**
-   * Leases up to `limit` due rows and counts an attempt for each: the attempt
-   * is counted when it starts, not when it fails, so a message that kills the
-   * process every time it is handled (it never gets to record a failure) still
-   * runs out of attempts. A due row that has already used `maxAttempts` is
-   * quarantined here instead of being leased, and is returned with status
-   * 'quarantined' so the caller can report it.
-   *
-   * A row whose lease expired was being handled by a worker that died (or hung
-   * past its lease): it is due again, so nothing stays stuck in processing, and
-   * its last error becomes "process died while handling". SKIP LOCKED lets
-   * replicas claim disjoint rows.
-   *
-   * Counting SIGKILLs and OOM kills is deliberate: the ledger cannot tell a
-   * crash the message caused from one it merely witnessed, and the rule that
-   * protects the mailbox is that one message never blocks the rest. Graceful
-   * shutdown (SIGTERM) finishes in-flight rows and costs no attempt.
+   * Takes up to `limit` due rows nobody owns for `owner`: each gets the owner
+   * and a lease that the owner's heartbeat keeps renewing. No attempt is
+   * counted here: only a definitive failure of the message counts (see
+   * recordFailure), and a crash is charged only when the row ran alone
+   * (see claimOrphan). Rows owned by a process that stopped beating are left
+   * to claimOrphan. SKIP LOCKED lets replicas claim disjoint rows.
    */
-  async claim(limit: number, leaseMs: number, maxAttempts: number): Promise<InboundRow[]> {
+  async claim(owner: string, limit: number, leaseMs: number): Promise<InboundRow[]> {
     if (limit <= 0) return [];
     const due = this.db
       .select({ id: inbound.id })
@@ -52,6 +57,7 @@ export class InboundLedgerRepository {
         and(
           inArray(inbound.status, OPEN_STATUSES),
           lte(inbound.nextAttemptAt, sql`now()`),
+          isNull(inbound.owner),
           or(isNull(inbound.leaseUntil), lte(inbound.leaseUntil, sql`now()`)),
           // One person's messages reach the secretary one at a time, in arrival order, across
           // replicas: a quick second message is then read as the answer to the first one's
@@ -69,97 +75,187 @@ export class InboundLedgerRepository {
       .orderBy(asc(inbound.nextAttemptAt), asc(inbound.id))
       .limit(limit)
       .for('update', { skipLocked: true });
-    // SET expressions see the row as it was before this UPDATE.
-    const exhausted = sql`${inbound.attempts} >= ${maxAttempts}`;
-    const crashed = sql`${inbound.leaseUntil} is not null`;
-    const lastError = sql`case when ${crashed} then ${DIED} else coalesce(${inbound.lastError}, 'unknown') end`;
     return this.db
       .update(inbound)
       .set({
-        status: sql`case when ${exhausted} then 'quarantined'
-          when ${inbound.status} = 'received' then 'processing' else ${inbound.status} end`,
-        attempts: sql`case when ${exhausted} then ${inbound.attempts} else ${inbound.attempts} + 1 end`,
-        leaseUntil: sql`case when ${exhausted} then null else now() + make_interval(secs => ${leaseMs / 1000}) end`,
-        lastError: sql`case when ${exhausted} then 'gave up after ' || ${inbound.attempts} || ' attempts (last error: ' || ${lastError} || ')'
-          when ${crashed} then ${DIED} else ${inbound.lastError} end`,
+        status: sql`case when ${inbound.status} = 'received' then 'processing' else ${inbound.status} end`,
+        owner,
+        isolated: false,
+        leaseUntil: sql`now() + make_interval(secs => ${leaseMs / 1000})`,
+        heartbeatAt: sql`now()`,
       })
       .where(inArray(inbound.id, due))
       .returning();
   }
 
-  /** The secretary's answer is stored before anything is sent, so a crash never asks twice. */
-  async markAnswered(id: number, answer: { text: string; action: string; replyMessageId: string | null }) {
-    await this.db
-      .update(inbound)
-      .set({
-        status: 'answered',
-        answerText: answer.text,
-        answerAction: answer.action,
-        replyMessageId: answer.replyMessageId,
-        answeredAt: sql`now()`,
-        lastError: null,
-      })
-      .where(eq(inbound.id, id));
-  }
-
-  async markPartsSent(id: number, partsSent: number): Promise<void> {
-    await this.db.update(inbound).set({ partsSent }).where(eq(inbound.id, id));
-  }
-
-  async markReplied(id: number, externalReplyId?: string): Promise<void> {
-    await this.db
-      .update(inbound)
-      .set({
-        status: 'replied',
-        repliedAt: sql`now()`,
-        leaseUntil: null,
-        ...(externalReplyId ? { replyMessageId: externalReplyId } : {}),
-      })
-      .where(eq(inbound.id, id));
-  }
-
-  async markSkipped(id: number, reason: string): Promise<void> {
-    await this.db
-      .update(inbound)
-      .set({ status: 'skipped', lastError: reason, leaseUntil: null })
-      .where(eq(inbound.id, id));
-  }
-
-  /** Permanent failure: quarantined at once (the attempt was counted when the row was claimed). */
-  async quarantine(id: number, reason: string): Promise<void> {
-    await this.db
-      .update(inbound)
-      .set({ status: 'quarantined', lastError: reason.slice(0, 2000), leaseUntil: null })
-      .where(eq(inbound.id, id));
+  /** True when some row's owner stopped beating (a process died holding it). */
+  async hasOrphans(): Promise<boolean> {
+    const rows = await this.db
+      .select({ id: inbound.id })
+      .from(inbound)
+      .where(and(orphaned(), inArray(inbound.status, OPEN_STATUSES)))
+      .limit(1);
+    return rows.length > 0;
   }
 
   /**
-   * Records a retryable failure of the attempt counted at claim time: the row
-   * is due again after `delayMs`, or quarantined now when it has used
-   * `maxAttempts` (no point waiting out the backoff to give up then). Returns
-   * the row's new status.
+   * Takes over one row whose owner died, to be run ALONE (the caller runs
+   * nothing else meanwhile). A crash among many rows proves nothing about any
+   * one of them, so it is not charged; a crash while the row ran alone is its
+   * own doing and counts one attempt. A row that has used `maxAttempts` that
+   * way is quarantined here (returned with status 'quarantined'): a message
+   * that kills the process whenever it is handled ends there, and no other
+   * message pays for it.
    */
-  async recordFailure(
-    id: number,
-    error: string,
-    delayMs: number,
-    maxAttempts: number,
-  ): Promise<InboundStatus> {
-    const exhausted = sql`${inbound.attempts} >= ${maxAttempts}`;
-    const message = error.slice(0, 1900);
+  async claimOrphan(owner: string, leaseMs: number, maxAttempts: number): Promise<InboundRow | undefined> {
+    const due = this.db
+      .select({ id: inbound.id })
+      .from(inbound)
+      .where(and(orphaned(), inArray(inbound.status, OPEN_STATUSES)))
+      .orderBy(asc(inbound.id))
+      .limit(1)
+      .for('update', { skipLocked: true });
+    // SET expressions see the row as it was before this UPDATE.
+    const charged = sql`case when ${inbound.isolated} then 1 else 0 end`;
+    const exhausted = sql`(${inbound.isolated} and ${inbound.attempts} + 1 >= ${maxAttempts})`;
     const [row] = await this.db
       .update(inbound)
       .set({
+        crashes: sql`${inbound.crashes} + 1`,
+        attempts: sql`${inbound.attempts} + ${charged}`,
+        status: sql`case when ${exhausted} then 'quarantined'
+          when ${inbound.status} = 'received' then 'processing' else ${inbound.status} end`,
+        owner: sql`case when ${exhausted} then null else ${owner}::text end`,
+        leaseUntil: sql`case when ${exhausted} then null else now() + make_interval(secs => ${leaseMs / 1000}) end`,
+        heartbeatAt: sql`now()`,
+        isolated: sql`not ${exhausted}`,
         lastError: sql`case when ${exhausted}
-          then 'gave up after ' || ${inbound.attempts} || ' attempts (last error: ' || ${message}::text || ')'
-          else ${message}::text end`,
-        leaseUntil: null,
-        nextAttemptAt: sql`now() + make_interval(secs => ${delayMs / 1000})`,
-        status: sql`case when ${exhausted} then 'quarantined' else ${inbound.status} end`,
+          then 'gave up after ' || (${inbound.attempts} + 1) || ' attempts (last: ' || ${DIED_ALONE}::text || ')'
+          else ${DIED}::text end`,
       })
-      .where(eq(inbound.id, id))
-      .returning({ status: inbound.status });
-    return row?.status ?? 'quarantined';
+      .where(inArray(inbound.id, due))
+      .returning();
+    return row;
+  }
+
+  /** Renews the lease of the rows `owner` is working on; returns the ids it still owns. */
+  async heartbeat(owner: string, ids: number[], leaseMs: number): Promise<number[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db
+      .update(inbound)
+      .set({ leaseUntil: sql`now() + make_interval(secs => ${leaseMs / 1000})`, heartbeatAt: sql`now()` })
+      .where(and(eq(inbound.owner, owner), inArray(inbound.id, ids)))
+      .returning({ id: inbound.id });
+    return rows.map((r) => r.id);
+  }
+
+  /** One fenced UPDATE: applies only while `owner` still owns the row, else OwnershipLost. */
+  private async ownedUpdate(
+    id: number,
+    owner: string,
+    values: Partial<Record<keyof NewInboundRow, unknown>>,
+  ) {
+    const rows = await this.db
+      .update(inbound)
+      .set(values as Partial<NewInboundRow>)
+      .where(and(eq(inbound.id, id), eq(inbound.owner, owner)))
+      .returning({ id: inbound.id, status: inbound.status });
+    if (rows.length === 0) throw new OwnershipLost(id);
+    return rows[0] as { id: number; status: InboundStatus };
+  }
+
+  /** The secretary's answer is stored before anything is sent, so a crash never asks twice. */
+  async markAnswered(
+    id: number,
+    owner: string,
+    answer: { text: string; action: string; replyMessageId: string | null },
+  ): Promise<void> {
+    await this.ownedUpdate(id, owner, {
+      status: 'answered',
+      answerText: answer.text,
+      answerAction: answer.action,
+      replyMessageId: answer.replyMessageId,
+      answeredAt: sql`now()`,
+      lastError: null,
+    });
+  }
+
+  /**
+   * The intent, in its own short transaction before the send: from here until
+   * markReplied/markPartsSent a crash leaves the row 'sending', and the next
+   * owner must find out whether the send happened before sending again.
+   * `ambiguous` marks a resend without that proof (counted in the row).
+   */
+  async markSending(id: number, owner: string, intent: string, ambiguous: boolean): Promise<void> {
+    await this.ownedUpdate(id, owner, {
+      status: 'sending',
+      sendIntent: intent,
+      ...(ambiguous ? { ambiguousSends: sql`${inbound.ambiguousSends} + 1` } : {}),
+    });
+  }
+
+  /** The channel said the send did not happen (it answered with an error): back to 'answered'. */
+  async markNotSent(id: number, owner: string): Promise<void> {
+    await this.ownedUpdate(id, owner, { status: 'answered', sendIntent: null });
+  }
+
+  async markPartsSent(id: number, owner: string, partsSent: number): Promise<void> {
+    await this.ownedUpdate(id, owner, { partsSent, status: 'answered', sendIntent: null });
+  }
+
+  async markReplied(id: number, owner: string, externalReplyId?: string): Promise<void> {
+    await this.ownedUpdate(id, owner, {
+      status: 'replied',
+      repliedAt: sql`now()`,
+      ...RELEASED,
+      sendIntent: null,
+      ...(externalReplyId ? { replyMessageId: externalReplyId } : {}),
+    });
+  }
+
+  async markSkipped(id: number, owner: string, reason: string): Promise<void> {
+    await this.ownedUpdate(id, owner, { status: 'skipped', lastError: reason, ...RELEASED });
+  }
+
+  /** Permanent failure: counts the attempt and quarantines at once. */
+  async quarantine(id: number, owner: string, reason: string): Promise<void> {
+    await this.ownedUpdate(id, owner, {
+      status: 'quarantined',
+      attempts: sql`${inbound.attempts} + 1`,
+      lastError: reason.slice(0, 2000),
+      ...RELEASED,
+    });
+  }
+
+  /**
+   * Records a failed attempt and gives the row back, due again after
+   * `delayMs`. A failure of the message (`counts`) uses one attempt: at
+   * `maxAttempts` the row is quarantined now. An outage does not: it only
+   * grows the backoff, until the row has waited `retryForMs` since it arrived
+   * — then it is quarantined too (an operator retries it later). Returns the
+   * row's new status.
+   */
+  async recordFailure(
+    id: number,
+    owner: string,
+    failure: { error: string; delayMs: number; counts: boolean; maxAttempts: number; retryForMs: number },
+  ): Promise<InboundStatus> {
+    const message = failure.error.slice(0, 1900);
+    const exhausted = failure.counts
+      ? sql`${inbound.attempts} + 1 >= ${failure.maxAttempts}`
+      : sql`${inbound.receivedAt} + make_interval(secs => ${failure.retryForMs / 1000}) <= now()`;
+    const givenUp = failure.counts
+      ? sql`'gave up after ' || (${inbound.attempts} + 1) || ' attempts (last error: ' || ${message}::text || ')'`
+      : sql`'gave up after retrying for ' || ${Math.round(failure.retryForMs / 60_000)} || ' min (last error: ' || ${message}::text || ')'`;
+    const row = await this.ownedUpdate(id, owner, {
+      attempts: failure.counts ? sql`${inbound.attempts} + 1` : inbound.attempts,
+      retries: failure.counts ? inbound.retries : sql`${inbound.retries} + 1`,
+      lastError: sql`case when ${exhausted} then ${givenUp} else ${message}::text end`,
+      nextAttemptAt: sql`now() + make_interval(secs => ${failure.delayMs / 1000})`,
+      status: sql`case when ${exhausted} then 'quarantined' else ${inbound.status} end`,
+      ...RELEASED,
+    });
+    return row.status;
   }
 
   /** Replies sent to one person on one channel since `since` (per-sender rate limit). */
@@ -204,6 +300,21 @@ export class InboundLedgerRepository {
     return Object.fromEntries(rows.map((r) => [r.status, r.n]));
   }
 
+  /** Scrape-time view of the ledger: rows per status, orphans (dead owner), age of the oldest open row. */
+  async stats(): Promise<LedgerStats> {
+    const [counts, [open]] = await Promise.all([
+      this.countsByStatus(),
+      this.db
+        .select({
+          orphaned: sql<number>`count(*) filter (where ${orphaned()})`.mapWith(Number),
+          oldest: sql<number | null>`extract(epoch from now() - min(${inbound.receivedAt}))`.mapWith(Number),
+        })
+        .from(inbound)
+        .where(inArray(inbound.status, OPEN_STATUSES)),
+    ]);
+    return { counts, orphaned: open?.orphaned ?? 0, oldestOpenSeconds: open?.oldest ?? 0 };
+  }
+
   /** Newest first, for operators: optionally one status and/or channel; keyset-paged by id. */
   async list(filter: {
     status?: InboundStatus | undefined;
@@ -239,7 +350,8 @@ export class InboundLedgerRepository {
       .set({
         status: 'received',
         attempts: 0,
-        leaseUntil: null,
+        retries: 0,
+        ...RELEASED,
         nextAttemptAt: sql`now()`,
         lastError: sql`${note} || coalesce(' (was: ' || ${inbound.lastError} || ')', '')`,
       })

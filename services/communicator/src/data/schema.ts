@@ -1,6 +1,16 @@
 import type { INBOUND_STATUSES } from '@workemon/contracts';
 import { sql } from 'drizzle-orm';
-import { bigint, index, integer, jsonb, pgSchema, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgSchema,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
 
 export const communicator = pgSchema('communicator');
 
@@ -9,8 +19,13 @@ export type InboundStatus = (typeof INBOUND_STATUSES)[number];
 
 /**
  * Ingest ledger: one row per inbound message, written before anything is
- * answered. Status moves received → processing (leased) → answered (the
- * secretary's answer is stored) → replied | skipped | quarantined.
+ * answered. Status moves received → processing (owned) → answered (the
+ * secretary's answer is stored) → sending (the reply's intent is stored, the
+ * send may or may not have happened) → replied | skipped | quarantined.
+ *
+ * A row being worked on has an `owner` (one process) whose heartbeat keeps
+ * `lease_until` a few seconds ahead; a row whose owner stopped beating is an
+ * orphan and is taken over, alone (`isolated`), by the next free worker.
  */
 export const inbound = communicator.table(
   'inbound',
@@ -30,9 +45,24 @@ export const inbound = communicator.table(
     requestText: text('request_text').notNull().default(''),
     rawBytes: integer('raw_bytes'),
     status: text('status').$type<InboundStatus>().notNull().default('received'),
+    /** Definitive failures of this message (and crashes while it ran alone): quarantined at the limit. */
     attempts: integer('attempts').notNull().default(0),
     lastError: text('last_error'),
+    /** Heartbeat expiry: the owner renews it every few seconds; past it the row is an orphan. */
     leaseUntil: timestamp('lease_until', { withTimezone: true }),
+    /** The process working on the row now (null when nobody is). */
+    owner: text('owner'),
+    heartbeatAt: timestamp('heartbeat_at', { withTimezone: true }),
+    /** True while the row runs alone after a crash: a crash now is charged to it. */
+    isolated: boolean('isolated').notNull().default(false),
+    /** Times an owner died while working on the row (charged or not). */
+    crashes: integer('crashes').notNull().default(0),
+    /** Failures that were not this message's fault (an outage): they set the backoff, never quarantine. */
+    retries: integer('retries').notNull().default(0),
+    /** Replies sent again after a crash without proof that the first send had not happened. */
+    ambiguousSends: integer('ambiguous_sends').notNull().default(0),
+    /** The send being attempted: Telegram "chat:part:sha256(text)" or the mail's Message-ID. */
+    sendIntent: text('send_intent'),
     nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
     answerText: text('answer_text'),
     answerAction: text('answer_action'),
@@ -48,7 +78,10 @@ export const inbound = communicator.table(
     uniqueIndex('inbound_channel_external_id_key').on(t.channel, t.externalId),
     index('inbound_work_idx')
       .on(t.nextAttemptAt, t.id)
-      .where(sql`status in ('received', 'processing', 'answered')`),
+      .where(sql`status in ('received', 'processing', 'answered', 'sending')`),
+    index('inbound_owner_idx')
+      .on(t.owner)
+      .where(sql`owner is not null`),
     index('inbound_sender_replied_idx').on(t.channel, t.username, t.repliedAt),
     index('inbound_unseen_idx')
       .on(t.mailbox, t.uidvalidity)
@@ -61,6 +94,10 @@ export const checkpoints = communicator.table('checkpoints', {
   key: text('key').primaryKey(),
   uidvalidity: bigint('uidvalidity', { mode: 'number' }),
   lastUid: bigint('last_uid', { mode: 'number' }).notNull().default(0),
+  /** UID being parsed now: left set by a process that died parsing it (a poison mail). */
+  parsingUid: bigint('parsing_uid', { mode: 'number' }),
+  /** Processes that died while parsing `parsingUid`. */
+  parseCrashes: integer('parse_crashes').notNull().default(0),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
 

@@ -4,31 +4,49 @@ import { createHash } from 'node:crypto';
 import type { InboundLedgerRepository } from '../data/inbound-ledger-repository.js';
 import type { InboundRow } from '../data/schema.js';
 import type { CommunicatorMetrics } from '../metrics.js';
-import { PermanentFailure, RetryableFailure } from './errors.js';
+import { OwnershipLost, PermanentFailure, provedNotSent, RetryableFailure } from './errors.js';
 
 export interface SecretaryPort {
   analyze(input: AnalyzeRequestInput): Promise<AnalysisResponse>;
 }
 
+/** What a channel reports about a send a crash interrupted (the row was left 'sending'). */
+export type SentCheck = 'sent' | 'not-sent' | 'unknown';
+
 /** One outbound channel: delivers a stored answer for a ledger row. */
 export interface ReplyChannel {
   /** Identifier fixed before sending (email Message-ID), stored with the answer. */
   plannedReplyId(row: InboundRow): string | null;
-  /** Sends the answer; resumable via row.partsSent. Returns the channel's id of what was sent. */
-  deliver(
-    row: InboundRow,
-    answer: string,
-    onPartSent: (partsSent: number) => Promise<void>,
-  ): Promise<string | undefined>;
+  /**
+   * The row was left 'sending' (its owner died, or the send failed without the
+   * peer's answer): did the reply go out? Email looks in the sent folder for its
+   * Message-ID; Telegram cannot know ('unknown': the resend is counted as ambiguous).
+   */
+  checkSent(row: InboundRow): Promise<SentCheck>;
+  /**
+   * Sends the answer; resumable via row.partsSent. `beforeSend(intent)` must be
+   * awaited right before each send (it records the intent); `afterPart(n)` after
+   * each Telegram part. Returns the channel's id of what was sent.
+   */
+  deliver(row: InboundRow, answer: string, hooks: SendHooks): Promise<string | undefined>;
   /** Shows the person we are working (Telegram "typing…"); returns a stop function. */
   whileWaiting?(row: InboundRow): () => void;
   /** Marks the source message done in the channel (IMAP \Seen); best effort. */
   afterReply?(row: InboundRow): void;
 }
 
+export interface SendHooks {
+  beforeSend(intent: string): Promise<void>;
+  afterPart(partsSent: number): Promise<void>;
+}
+
 export interface ProcessInboundOptions {
   maxAttempts: number;
   retryBaseMs: number;
+  /** Longest pause between two retries of one row. */
+  retryMaxMs: number;
+  /** An outage is retried this long after the message arrived, then the row is quarantined. */
+  retryForMs: number;
   mailRepliesPerHour: number;
 }
 
@@ -48,12 +66,15 @@ export function secretaryMessageId(row: Pick<InboundRow, 'channel' | 'externalId
 }
 
 /**
- * Takes one leased ledger row to its end state. Order matters for crash
+ * Takes one owned ledger row to its end state. Order matters for crash
  * safety: the secretary's answer is persisted (answered) before anything is
- * sent, the row becomes replied only after the channel accepted the reply, and
- * the source message is marked seen last. A crash at any point resumes from
- * the stored state; the secretary's message_id idempotency covers a crash
- * between its answer and our UPDATE.
+ * sent; the intent to send is persisted (sending) right before each send and
+ * the result right after, each in its own short UPDATE; the source message is
+ * marked seen last. A crash at any point resumes from the stored state: the
+ * secretary's message_id idempotency covers a crash between its answer and our
+ * UPDATE, and a row found 'sending' is checked with the channel before any
+ * resend. Every UPDATE is fenced by the owner: a worker whose row was taken
+ * over (it missed its heartbeats) stops before sending anything.
  */
 export class ProcessInboundMessageUseCase {
   constructor(
@@ -64,6 +85,8 @@ export class ProcessInboundMessageUseCase {
       metrics: CommunicatorMetrics;
       logger: Logger;
       options: ProcessInboundOptions;
+      /** This process's owner id in the ledger. */
+      owner: string;
       now?: () => Date;
     },
   ) {}
@@ -74,16 +97,17 @@ export class ProcessInboundMessageUseCase {
    * left, so the dispatcher can hand the slot to the next row.
    */
   async execute(row: InboundRow, onAnswered?: () => void): Promise<void> {
-    const { ledger, metrics, logger } = this.deps;
+    const { ledger, metrics, logger, owner } = this.deps;
     const channel = this.deps.channels[row.channel];
     const log = { 'communicator.inbound_id': row.id, 'communicator.channel': row.channel };
     try {
       if (!channel) throw new RetryableFailure(`channel ${row.channel} is not configured on this replica`);
       let current = row;
-      if (current.status !== 'answered' || current.answerText === null) {
+      if (current.answerText === null) {
         if (current.channel === 'email' && (await this.overRateLimit(current))) {
           await ledger.markSkipped(
             current.id,
+            owner,
             `rate limited: over ${this.deps.options.mailRepliesPerHour} replies per hour`,
           );
           metrics.channelMessages.inc({ channel: current.channel, outcome: 'skipped' });
@@ -105,7 +129,11 @@ export class ProcessInboundMessageUseCase {
         const text = replyText(answer);
         if (!text) throw new PermanentFailure('secretary returned neither a question nor a response');
         const plannedId = channel.plannedReplyId(current);
-        await ledger.markAnswered(current.id, { text, action: answer.action, replyMessageId: plannedId });
+        await ledger.markAnswered(current.id, owner, {
+          text,
+          action: answer.action,
+          replyMessageId: plannedId,
+        });
         current = {
           ...current,
           status: 'answered',
@@ -115,20 +143,75 @@ export class ProcessInboundMessageUseCase {
         };
       }
       onAnswered?.();
-      const sentId = await channel.deliver(current, current.answerText ?? '', (n) =>
-        ledger.markPartsSent(current.id, n),
-      );
-      await ledger.markReplied(current.id, current.replyMessageId ? undefined : sentId);
-      metrics.channelMessages.inc({ channel: current.channel, outcome: 'replied' });
-      metrics.replyLatency.observe(
-        { channel: current.channel },
-        Math.max(0, (Date.now() - new Date(current.receivedAt).getTime()) / 1000),
-      );
-      logger.info('replied', { ...log, 'communicator.action': current.answerAction ?? undefined });
-      channel.afterReply?.(current);
+      let ambiguous = false;
+      if (current.status === 'sending') {
+        // A send was under way when the last owner died or the send broke off: find out first.
+        const check = await channel.checkSent(current);
+        metrics.sentChecks.inc({ channel: current.channel, result: check });
+        logger.info(`interrupted send checked: ${check}`, { ...log, 'communicator.sent_check': check });
+        if (check === 'sent') {
+          await this.replied(current, channel, undefined, log);
+          return;
+        }
+        ambiguous = check === 'unknown';
+      }
+      const sentId = await this.deliver(current, channel, ambiguous, log);
+      await this.replied(current, channel, current.replyMessageId ? undefined : sentId, log);
     } catch (error) {
       await this.fail(row, error, log);
     }
+  }
+
+  private async deliver(
+    row: InboundRow,
+    channel: ReplyChannel,
+    ambiguous: boolean,
+    log: Record<string, unknown>,
+  ): Promise<string | undefined> {
+    const { ledger, metrics, logger, owner } = this.deps;
+    let resendUnproven = ambiguous;
+    let sending = false;
+    try {
+      return await channel.deliver(row, row.answerText ?? '', {
+        beforeSend: async (intent) => {
+          await ledger.markSending(row.id, owner, intent, resendUnproven);
+          sending = true;
+          if (resendUnproven) {
+            metrics.ambiguousSends.inc({ channel: row.channel });
+            logger.warn('resending a reply that may already have been delivered (no way to check)', {
+              ...log,
+              event: { action: 'ambiguous-send' },
+            });
+          }
+          resendUnproven = false;
+        },
+        afterPart: async (partsSent) => {
+          await ledger.markPartsSent(row.id, owner, partsSent);
+          sending = false;
+        },
+      });
+    } catch (error) {
+      // The channel refused (it answered with an error): nothing went out, no check needed next time.
+      if (sending && provedNotSent(error)) await ledger.markNotSent(row.id, owner);
+      throw error;
+    }
+  }
+
+  private async replied(
+    row: InboundRow,
+    channel: ReplyChannel,
+    externalReplyId: string | undefined,
+    log: Record<string, unknown>,
+  ): Promise<void> {
+    const { ledger, metrics, logger, owner } = this.deps;
+    await ledger.markReplied(row.id, owner, externalReplyId);
+    metrics.channelMessages.inc({ channel: row.channel, outcome: 'replied' });
+    metrics.replyLatency.observe(
+      { channel: row.channel },
+      Math.max(0, (Date.now() - new Date(row.receivedAt).getTime()) / 1000),
+    );
+    logger.info('replied', { ...log, 'communicator.action': row.answerAction ?? undefined });
+    channel.afterReply?.(row);
   }
 
   private async overRateLimit(row: InboundRow): Promise<boolean> {
@@ -142,32 +225,54 @@ export class ProcessInboundMessageUseCase {
   }
 
   private async fail(row: InboundRow, error: unknown, log: Record<string, unknown>): Promise<void> {
-    const { ledger, metrics, logger, options } = this.deps;
+    const { ledger, metrics, logger, options, owner } = this.deps;
     const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof OwnershipLost) {
+      // Another worker has the row now: it decides; writing anything here would undo its work.
+      metrics.ownershipLost.inc({ channel: row.channel });
+      logger.warn(message, log);
+      return;
+    }
     try {
       if (error instanceof PermanentFailure) {
-        await ledger.quarantine(row.id, message);
+        await ledger.quarantine(row.id, owner, message);
+        metrics.failures.inc({ channel: row.channel, kind: 'permanent' });
         metrics.channelMessages.inc({ channel: row.channel, outcome: 'quarantined' });
         metrics.quarantined.inc({ channel: row.channel });
         logger.error(`quarantined: ${message}`, log);
         return;
       }
-      // Jittered exponential backoff; a peer's retry-after wins when it is longer.
-      // row.attempts already counts this attempt (counted when the row was claimed).
-      const exponential = options.retryBaseMs * 2 ** Math.min(Math.max(row.attempts - 1, 0), 8);
+      // Only a failure of the message itself uses an attempt; an outage (RetryableFailure) only
+      // backs off. Anything unclassified (a bug this message triggers) counts, so it cannot loop.
+      const counts = !(error instanceof RetryableFailure);
+      const kind = counts ? 'message' : 'outage';
+      metrics.failures.inc({ channel: row.channel, kind });
+      // Jittered exponential backoff, capped; a peer's retry-after wins when it is longer.
+      const step = counts ? row.attempts : row.retries;
+      const exponential = Math.min(options.retryBaseMs * 2 ** Math.min(step, 20), options.retryMaxMs);
       const jittered = exponential / 2 + Math.random() * (exponential / 2);
       const delay = Math.max(jittered, error instanceof RetryableFailure ? (error.retryAfterMs ?? 0) : 0);
-      const status = await ledger.recordFailure(row.id, message, delay, options.maxAttempts);
+      const status = await ledger.recordFailure(row.id, owner, {
+        error: message,
+        delayMs: delay,
+        counts,
+        maxAttempts: options.maxAttempts,
+        retryForMs: options.retryForMs,
+      });
       if (status === 'quarantined') {
         metrics.channelMessages.inc({ channel: row.channel, outcome: 'quarantined' });
         metrics.quarantined.inc({ channel: row.channel });
-        logger.error(`quarantined: gave up after ${row.attempts} attempts (last error: ${message})`, log);
+        logger.error(`quarantined: gave up (${kind}; last error: ${message})`, log);
       } else {
         metrics.channelMessages.inc({ channel: row.channel, outcome: 'retried' });
-        logger.warn(`attempt failed, retrying in ${Math.round(delay)} ms: ${message}`, log);
+        logger.warn(`attempt failed (${kind}), retrying in ${Math.round(delay)} ms: ${message}`, {
+          ...log,
+          'communicator.failure_kind': kind,
+        });
       }
     } catch (ledgerError) {
-      // The database is down too: the lease expires and the row is picked up again later.
+      // The database is down too (or the row was taken over): the heartbeat lapses and the row
+      // is taken over again later.
       logger.error(`could not record failure: ${(ledgerError as Error).message}`, log);
     }
   }

@@ -295,7 +295,8 @@ export class AnalyzeRequestUseCase {
       conversationId = stored.conversationId;
       this.deps.metrics.analysed(input.channel, action, context.is_enough);
       if (record.followUps?.length) this.deps.followUps?.kick();
-      logger.info('request analysed', {
+      // At debug: the access log line (info) carries channel, action and conversation already.
+      logger.debug('request analysed', {
         event: { action: 'analyze-request', outcome: 'success' },
         user: { name: truncateForLog(input.username, 64) },
         labels: { channel: input.channel, action, is_enough: String(context.is_enough) },
