@@ -237,7 +237,8 @@ export class AnalyzeRequestUseCase {
           change = { kind: 'close', id: active.id, status: 'escalated' };
         } else {
           action = ACTION_CLARIFY;
-          question = context.response;
+          // The LLM's text is kept and replayed as stored: valid UTF-8, no NUL.
+          question = storableText(context.response);
           const thread = threadWithQuestion(request, question, active === undefined);
           if (active) {
             change = {
@@ -256,7 +257,7 @@ export class AnalyzeRequestUseCase {
         t = performance.now();
         analytics = await analyst.prepareAnalytics({ context: analystContext(context, attributes), request });
         latency.analyst_ms = Math.round(performance.now() - t);
-        response = analytics.response;
+        response = storableText(analytics.response);
         action = chooseAction(input.channel, analytics.action);
         if (active) change = { kind: 'close', id: active.id, status: 'resolved' };
       }
