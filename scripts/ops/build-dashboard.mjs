@@ -384,7 +384,8 @@ endRow();
 const dashboard = {
   uid: 'workemon-overview',
   title: 'Workemon — overview',
-  description: 'Health, HTTP, LLM, channels and runtime of the four Workemon services (DESIGN §7).',
+  description:
+    'Health, HTTP, LLM, channels and runtime of the four Workemon services (docs/architecture.md, Observability).',
   tags: ['workemon'],
   editable: true,
   graphTooltip: 1,

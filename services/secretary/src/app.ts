@@ -10,6 +10,8 @@ import { AnalyzeRequestUseCase } from './domain/analyze-request-use-case.js';
 import { ListHistoryUseCase } from './domain/list-history-use-case.js';
 import type { Exchanges } from './exchanges.js';
 import type { FollowUps } from './follow-ups.js';
+import { createKnowledge, type Knowledge } from './knowledge.js';
+import { knowledgeRoutes } from './http/knowledge-routes.js';
 import type { Clock, FollowUpKind } from './domain/ports.js';
 import { UserDirectoryUseCases } from './domain/user-directory-use-cases.js';
 import type { GuesserClient } from './clients/guesser-client.js';
@@ -33,6 +35,10 @@ export type AppConfig = Pick<
   | 'MAX_CLARIFICATIONS'
   | 'MAX_REQUEST_CHARS'
   | 'ANALYZE_MAX_IN_FLIGHT'
+  | 'KNOWLEDGE_DIR'
+  | 'KNOWLEDGE_MAX_DOCUMENT_CHARS'
+  | 'KNOWLEDGE_MIN_SCORE'
+  | 'KNOWLEDGE_PASSAGES'
 >;
 
 export interface AppDeps {
@@ -47,6 +53,8 @@ export interface AppDeps {
   analyst: SystemAnalystClient;
   /** Jira issues and escalations to the support chat, done after the exchange (see follow-ups.ts). */
   followUps?: FollowUps;
+  /** The knowledge base; built from config and database when absent (tests). */
+  knowledge?: Knowledge;
   clock?: Clock;
 }
 
@@ -57,6 +65,7 @@ export function createApp(deps: AppDeps): Express {
   const userRepository = new UserRepository(database.db);
   const upstreamBudget = 2 * config.UPSTREAM_TIMEOUT_MS;
   const followUpWorker = deps.followUps?.worker;
+  const knowledge = deps.knowledge ?? createKnowledge(config, database, metrics, logger);
   const analyze = new AnalyzeRequestUseCase({
     store: exchanges,
     requesters: exchanges,
@@ -115,6 +124,7 @@ export function createApp(deps: AppDeps): Express {
   );
   routes.use(historyRoutes(new ListHistoryUseCase(exchanges)));
   routes.use(usersRoutes(new UserDirectoryUseCases(userRepository)));
+  routes.use(knowledgeRoutes(knowledge.useCases));
 
   const serviceKeys = config.SERVICE_TOKEN ? [config.SERVICE_TOKEN] : [];
   const secured = config.API_KEYS.length + config.ADMIN_API_KEYS.length + serviceKeys.length > 0;

@@ -17,7 +17,7 @@ export interface ServiceInfo {
   db: boolean;
 }
 
-/** DESIGN §1. */
+/** The services (docs/architecture.md). */
 export const SERVICES: ServiceInfo[] = [
   { name: 'secretary', pkg: '@workemon/secretary', port: 8000, db: true },
   { name: 'guesser', pkg: '@workemon/guesser', port: 8001, db: false },

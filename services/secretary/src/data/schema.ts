@@ -93,6 +93,8 @@ export const requests = secretary.table(
     promptVersion: text('prompt_version'),
     tokenUsage: jsonb('token_usage').$type<Record<string, unknown>>(),
     tokensTotal: integer('tokens_total'),
+    /** Knowledge documents passed to the analyst for this answer: [{id, title, url?}]. */
+    sources: jsonb('sources').$type<{ id: string; title: string; url?: string }[]>(),
   },
   (t) => [
     // Failed attempts are not answers: they stay in history and never block a retry.

@@ -74,7 +74,7 @@ interface FollowUpSource {
 
 type Claim = ExchangeTarget | { kind: 'replay'; stored: StoredExchange };
 
-/** DESIGN §2 "Analysis": idempotency, user, conversation, guesser, analyst, one stored exchange. */
+/** docs/architecture.md "Analysis": idempotency, user, conversation, guesser, analyst, one stored exchange. */
 export class AnalyzeRequestUseCase {
   private readonly now: Clock;
   private readonly perUser = new KeyedSerializer();
