@@ -41,6 +41,15 @@ export const ENV_EXAMPLES = [
       'Yandex Mail: switch IMAP access on in the mailbox settings and use an app password.',
     ],
   },
+  {
+    service: 'console',
+    header: [
+      'Operator console. Copy to services/console/.env (Docker) or put the lines you need in the root .env',
+      '(pnpm start creates a first admin when OPERATORS/OPERATORS_FILE are unset). docker-compose.yml already',
+      'sets PORT, HOST, DATABASE_URL, SERVICE_TOKEN, the service URLs and OPERATORS_FILE. See docs/console.md;',
+      "password hashes: printf '%s\\n' 'a password' | pnpm console:hash-password",
+    ],
+  },
 ];
 
 export const envExamplePath = (service) => join(root, 'services', service, '.env.example');

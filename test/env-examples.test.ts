@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { renderEnvExample, z } from '@workemon/config';
 import { describe, expect, it } from 'vitest';
 import { configSchema as communicator } from '../services/communicator/src/config.js';
+import { configSchema as operatorConsole } from '../services/console/src/config.js';
 import { configSchema as guesser } from '../services/guesser/src/config.js';
 import { configSchema as secretary } from '../services/secretary/src/config.js';
 import { configSchema as systemAnalyst } from '../services/system-analyst/src/config.js';
@@ -13,6 +14,7 @@ const schemas: Record<string, z.ZodType> = {
   guesser,
   'system-analyst': systemAnalyst,
   communicator,
+  console: operatorConsole,
 };
 const examples = ENV_EXAMPLES as { service: string; header: string[] }[];
 

@@ -174,6 +174,10 @@ export const AnalysisResponseSchema = z
       .array(SourceSchema)
       .optional()
       .openapi({ description: 'Документы базы знаний, на которых основан ответ' }),
+    held_for_operator: z.boolean().optional().openapi({
+      description:
+        'true when an operator has taken the conversation over: the message is kept for them, nothing is sent to the person',
+    }),
   })
   .openapi('AnalysisResponse', {
     example: {
@@ -521,6 +525,10 @@ export const SendMessageInputSchema = z
     idempotency_key: identifier('idempotency_key', 1024).openapi({
       description: 'Caller-chosen key; a repeat returns the first result',
     }),
+    in_reply_to: z.string().trim().min(1).max(998).optional().openapi({
+      description:
+        'email: the Message-ID of the received mail this answers; the reply is threaded to it (Re: subject, In-Reply-To, References)',
+    }),
   })
   .openapi('SendMessageInput');
 export type SendMessageInput = z.infer<typeof SendMessageInputSchema>;
@@ -555,3 +563,4 @@ export const HealthResponseSchema = z
   })
   .openapi('HealthResponse');
 export type HealthResponse = z.infer<typeof HealthResponseSchema>;
+export * from './operator.js';

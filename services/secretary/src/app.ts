@@ -20,6 +20,11 @@ import { analyzeRequestRoutes } from './http/analyze-request-routes.js';
 import { historyRoutes } from './http/history-routes.js';
 import { secretaryRouteDocs } from './http/route-docs.js';
 import { usersRoutes } from './http/users-routes.js';
+import { OperatorRepository } from './data/operator-repository.js';
+import { OperatorUseCases } from './domain/operator-use-cases.js';
+import { operatorRouteDocs } from './http/operator-route-docs.js';
+import { operatorRoutes } from './http/operator-routes.js';
+import { registerOperatorMetrics } from './operator-metrics.js';
 
 export const SERVICE_NAME = 'ai-secretary';
 
@@ -63,12 +68,15 @@ export function createApp(deps: AppDeps): Express {
   const { config, logger, metrics, database } = deps;
   const exchanges = deps.exchanges.repository;
   const userRepository = new UserRepository(database.db);
+  const operators = new OperatorRepository(database.db);
+  registerOperatorMetrics(metrics.registry, operators);
   const upstreamBudget = 2 * config.UPSTREAM_TIMEOUT_MS;
   const followUpWorker = deps.followUps?.worker;
   const knowledge = deps.knowledge ?? createKnowledge(config, database, metrics, logger);
   const analyze = new AnalyzeRequestUseCase({
     store: exchanges,
     requesters: exchanges,
+    operatorHold: operators,
     guesser: deps.guesser,
     analyst: deps.analyst,
     metrics: createAnalysisMetrics(metrics.registry),
@@ -125,6 +133,12 @@ export function createApp(deps: AppDeps): Express {
   routes.use(historyRoutes(new ListHistoryUseCase(exchanges)));
   routes.use(usersRoutes(new UserDirectoryUseCases(userRepository)));
   routes.use(knowledgeRoutes(knowledge.useCases));
+  routes.use(
+    operatorRoutes(new OperatorUseCases(operators), {
+      serviceToken: config.SERVICE_TOKEN,
+      clientKeys: config.API_KEYS,
+    }),
+  );
 
   const serviceKeys = config.SERVICE_TOKEN ? [config.SERVICE_TOKEN] : [];
   const secured = config.API_KEYS.length + config.ADMIN_API_KEYS.length + serviceKeys.length > 0;
@@ -147,7 +161,7 @@ export function createApp(deps: AppDeps): Express {
     docs: {
       title: 'Workemon AI-Secretary',
       description: 'Orchestration: history, conversations, user directory and the action decision.',
-      routes: secretaryRouteDocs(secured),
+      routes: [...secretaryRouteDocs(secured), ...operatorRouteDocs(secured)],
     },
   });
 }

@@ -52,6 +52,9 @@ export interface ProcessInboundOptions {
 
 const HOUR_MS = 3_600_000;
 
+/** The ledger's reason for a message an operator answers by hand (the console tells these from problems). */
+export const HELD_FOR_OPERATOR = 'held for an operator: the conversation is taken over';
+
 /** The text the person receives: the clarifying question, or the answer. */
 export function replyText(answer: AnalysisResponse): string {
   const primary = answer.action === ACTION_CLARIFY ? answer.question : answer.response;
@@ -125,6 +128,13 @@ export class ProcessInboundMessageUseCase {
           });
         } finally {
           stopWaiting?.();
+        }
+        if (answer.held_for_operator) {
+          // An operator took the conversation over: the secretary kept the message for them.
+          await ledger.markSkipped(current.id, owner, HELD_FOR_OPERATOR);
+          metrics.channelMessages.inc({ channel: current.channel, outcome: 'skipped' });
+          logger.info('held for an operator: not answering', log);
+          return;
         }
         const text = replyText(answer);
         if (!text) throw new PermanentFailure('secretary returned neither a question nor a response');

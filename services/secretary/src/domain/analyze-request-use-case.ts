@@ -34,6 +34,7 @@ import type {
   SystemAnalystPort,
   RequesterLookupPort,
 } from './ports.js';
+import { heldMessage, heldResponse, type OperatorHoldPort } from './operator-hold.js';
 
 export interface AnalyzeRequestPolicy {
   maxRequestChars: number;
@@ -53,6 +54,8 @@ export interface AnalyzeRequestDeps {
   policy: AnalyzeRequestPolicy;
   /** Owner id, heartbeats and take-over of exchanges whose owner died (see exchange-ownership.ts). */
   ownership: ExchangeOwnership;
+  /** Conversations an operator took over: their messages are kept for the operator, not analysed. */
+  operatorHold?: OperatorHoldPort;
   /** Work stored with the exchange and done after it (see follow-ups.ts); absent: none configured. */
   followUps?: FollowUpPolicy & { kick(): void };
   clock?: Clock;
@@ -97,6 +100,8 @@ export class AnalyzeRequestUseCase {
       request: storableText(received.request),
       ...(received.message_id === undefined ? {} : { message_id: storableKey(received.message_id) }),
     };
+    if (await this.deps.operatorHold?.holdIfTakenOver({ ...heldMessage(input), traceId }))
+      return { ...heldResponse(input), ...(traceId ? { request_id: traceId } : {}) };
     const claim = await this.claim(input, traceId);
     if (claim.kind === 'replay') return replayResponse(claim.stored);
     // One person's messages are analysed in arrival order (within this process), so a quick
