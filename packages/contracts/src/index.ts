@@ -376,7 +376,11 @@ export const KnowledgeDocumentInputSchema = z
           .string({ error: "Parameter 'tags' must be an array of strings" })
           .trim()
           .min(1, { error: "Parameter 'tags' must not hold empty strings" })
-          .max(64, { error: "Parameter 'tags' entries must be at most 64 characters" }),
+          .max(64, { error: "Parameter 'tags' entries must be at most 64 characters" })
+          .regex(PRINTABLE, {
+            error:
+              "Parameter 'tags' entries must be printable: no control, format or line-separator characters",
+          }),
         { error: "Parameter 'tags' must be an array of strings" },
       )
       .max(50, { error: "Parameter 'tags' must hold at most 50 tags" })

@@ -27,7 +27,8 @@ export function rejectPrototypeKeys(value: unknown, path = '', depth = 0): void 
   }
 }
 
-function normalise(source: unknown): Record<string, unknown> {
+/** A repeated query parameter arrives as an array; in a JSON body an array is just a value. */
+function normalise(source: unknown, fromQuery: boolean): Record<string, unknown> {
   if (source === null || source === undefined) return {};
   if (typeof source !== 'object' || Array.isArray(source)) {
     throw AppError.badRequest('Request body must be a JSON object');
@@ -35,7 +36,7 @@ function normalise(source: unknown): Record<string, unknown> {
   rejectPrototypeKeys(source);
   const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const [key, value] of Object.entries(source as Record<string, unknown>)) {
-    if (Array.isArray(value)) throw AppError.badRequest(`Parameter '${key}' must be given once`);
+    if (fromQuery && Array.isArray(value)) throw AppError.badRequest(`Parameter '${key}' must be given once`);
     out[key] = value;
   }
   return out;
@@ -66,7 +67,7 @@ export function parseInput<S extends z.ZodType>(schema: S, req: Request): z.outp
       `Content-Type '${req.headers['content-type']}' is not supported: send application/json`,
     );
   }
-  const raw = isRead ? normalise(req.query) : normalise(req.body);
+  const raw = isRead ? normalise(req.query, true) : normalise(req.body, false);
   const keys = knownKeys(schema);
   if (keys) {
     const unknown = Object.keys(raw).find((key) => !keys.includes(key));
