@@ -155,8 +155,8 @@ export async function startSecretary(options: StartSecretaryOptions): Promise<Ru
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await followUps.close();
       await exchanges.close();
-      guesser.close();
-      analyst.close();
+      await guesser.close();
+      await analyst.close();
       await database.close();
     },
   };
