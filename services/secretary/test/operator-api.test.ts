@@ -252,6 +252,14 @@ describe('secretary operator API (inbox, thread, take over, reply, resolve)', ()
     expect(BigInt(after)).toBeGreaterThan(BigInt(before));
   });
 
+  it('when the console (service token) edits the directory for an admin operator, then it is accepted; a client key is not', async () => {
+    const user = [{ username: `${uniqueUsername('dir')}@corp.example`, department: 'Финансы' }];
+    expect((await secretary.call('/users', { method: 'PUT', ...asService, body: user })).status).toBe(200);
+    expect((await secretary.call('/users', { method: 'PUT', token: CLIENT_KEY, body: user })).status).toBe(
+      403,
+    );
+  });
+
   it('when a conversation is unknown or a parameter is bad, then 404 / 400 name it', async () => {
     const missing = await secretary.call(path('nobody@corp.example'), asService);
     expect(missing.status).toBe(404);

@@ -27,9 +27,12 @@ export const UsersUpsertResultSchema = z.object({ upserted: z.number().int() });
 
 const UsernameParamsSchema = z.object({ username: usernameSchema() });
 
-/** Directory entries feed prompts and department mail: only admin keys may change them. */
+/**
+ * Directory entries feed prompts and department mail: only admin keys may change them — and the
+ * operator console (service token), which lets only its admin operators edit the directory.
+ */
 const adminOnly = requireRole(
-  ['admin'],
+  ['admin', 'service'],
   'Changing the user directory needs an admin key: send one of ADMIN_API_KEYS as the bearer token',
 );
 
