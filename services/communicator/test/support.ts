@@ -43,6 +43,20 @@ export function ensureBuilt(): void {
   }
 }
 
+/** Child-process mesh tests run the other services' dist/ too: build the stale ones (tsc -b is incremental). */
+export function ensureServicesBuilt(services: string[]): void {
+  const stale = services.filter((service) => {
+    const dir = join(REPO_ROOT, 'services', service);
+    const main = join(dir, 'dist', 'main.js');
+    return !existsSync(main) || statSync(main).mtimeMs < newestMtime(join(dir, 'src'));
+  });
+  if (stale.length === 0) return;
+  execFileSync('pnpm', [...stale.flatMap((s) => ['--filter', `./services/${s}`]), 'build'], {
+    cwd: REPO_ROOT,
+    stdio: 'ignore',
+  });
+}
+
 export function migrate(databaseUrl: string): void {
   execFileSync('node', [join(SERVICE_DIR, 'dist', 'migrate.js')], {
     env: { ...process.env, DATABASE_URL: databaseUrl },
