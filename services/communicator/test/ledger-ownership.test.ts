@@ -90,7 +90,15 @@ describe.each([
       expect(await ledger.heartbeat('alive', [a!.id], LEASE_MS)).toEqual([a!.id]);
     }
     expect(await ledger.orphanLevel()).toBeUndefined();
-    expect(await ledger.claimOrphans('other', 0, 8, LEASE_MS, MAX_ATTEMPTS)).toEqual([]);
+    expect(
+      await ledger.claimOrphans('other', {
+        level: 0,
+        limit: 8,
+        leaseMs: LEASE_MS,
+        maxAttempts: MAX_ATTEMPTS,
+        isolated: true,
+      }),
+    ).toEqual([]);
     expect(await ledger.claim('other', 10, LEASE_MS)).toEqual([]);
   });
 
@@ -103,7 +111,13 @@ describe.each([
     expect(await ledger.orphanLevel()).toBe(0);
     // Normal claims never pick an orphan: orphans run with nothing else beside them.
     expect(await ledger.claim('next', 10, LEASE_MS)).toEqual([]);
-    const group = await ledger.claimOrphans('next', 0, 8, LEASE_MS, MAX_ATTEMPTS);
+    const group = await ledger.claimOrphans('next', {
+      level: 0,
+      limit: 8,
+      leaseMs: LEASE_MS,
+      maxAttempts: MAX_ATTEMPTS,
+      isolated: true,
+    });
     expect(group.map((r) => r.id).sort((x, y) => x - y)).toEqual(rows.map((r) => r.id));
     for (const r of group)
       expect(await row(r.id)).toMatchObject({
@@ -121,18 +135,44 @@ describe.each([
     const [a, b] = await ledger.record([message(), message()]);
     await ledger.claim('dead1', 10, LEASE_MS);
     await sleep(LEASE_MS + 100);
-    expect(await ledger.claimOrphans('dead2', 0, 2, LEASE_MS, MAX_ATTEMPTS)).toHaveLength(2);
+    expect(
+      await ledger.claimOrphans('dead2', {
+        level: 0,
+        limit: 2,
+        leaseMs: LEASE_MS,
+        maxAttempts: MAX_ATTEMPTS,
+        isolated: true,
+      }),
+    ).toHaveLength(2);
     await sleep(LEASE_MS + 100);
     // Second crash of the pair: each runs alone now (group size halved to 1); nobody charged yet.
     expect(await ledger.orphanLevel()).toBe(1);
-    const [first] = await ledger.claimOrphans('dead3', 1, 1, LEASE_MS, MAX_ATTEMPTS);
+    const [first] = await ledger.claimOrphans('dead3', {
+      level: 1,
+      limit: 1,
+      leaseMs: LEASE_MS,
+      maxAttempts: MAX_ATTEMPTS,
+      isolated: true,
+    });
     expect(first).toMatchObject({ id: a!.id, attempts: 0, crashes: 2, isolated: true });
     await sleep(LEASE_MS + 100);
     // The one still waiting at level 1 goes first; then the one that died alone is charged.
     expect(await ledger.orphanLevel()).toBe(1);
-    const [second] = await ledger.claimOrphans('p4', 1, 1, LEASE_MS, MAX_ATTEMPTS);
+    const [second] = await ledger.claimOrphans('p4', {
+      level: 1,
+      limit: 1,
+      leaseMs: LEASE_MS,
+      maxAttempts: MAX_ATTEMPTS,
+      isolated: true,
+    });
     expect(second).toMatchObject({ id: b!.id, attempts: 0, isolated: true });
-    const [again] = await ledger.claimOrphans('p4', 2, 1, LEASE_MS, MAX_ATTEMPTS);
+    const [again] = await ledger.claimOrphans('p4', {
+      level: 2,
+      limit: 1,
+      leaseMs: LEASE_MS,
+      maxAttempts: MAX_ATTEMPTS,
+      isolated: true,
+    });
     expect(again).toMatchObject({ id: a!.id, attempts: 1, crashes: 3, isolated: true });
   });
 
@@ -144,14 +184,26 @@ describe.each([
       await sleep(LEASE_MS + 100);
       const level = await ledger.orphanLevel();
       expect(level).toBe(crash - 1);
-      const [taken] = await ledger.claimOrphans(`p${crash + 1}`, level!, 8, LEASE_MS, MAX_ATTEMPTS);
+      const [taken] = await ledger.claimOrphans(`p${crash + 1}`, {
+        level: level!,
+        limit: 8,
+        leaseMs: LEASE_MS,
+        maxAttempts: MAX_ATTEMPTS,
+        isolated: true,
+      });
       expect(taken?.id).toBe(poison!.id);
       expect(taken?.isolated).toBe(true);
       expect(taken?.status).toBe('processing');
       expect(taken?.attempts).toBe(crash - 1);
     }
     await sleep(LEASE_MS + 100);
-    const [last] = await ledger.claimOrphans('p9', MAX_ATTEMPTS, 8, LEASE_MS, MAX_ATTEMPTS);
+    const [last] = await ledger.claimOrphans('p9', {
+      level: MAX_ATTEMPTS,
+      limit: 8,
+      leaseMs: LEASE_MS,
+      maxAttempts: MAX_ATTEMPTS,
+      isolated: true,
+    });
     expect(last?.status).toBe('quarantined');
     expect(await row(poison!.id)).toMatchObject({
       status: 'quarantined',
@@ -168,7 +220,13 @@ describe.each([
     const [a] = await ledger.record([message()]);
     await ledger.claim('slow', 10, LEASE_MS);
     await sleep(LEASE_MS + 100);
-    await ledger.claimOrphans('fast', 0, 8, LEASE_MS, MAX_ATTEMPTS);
+    await ledger.claimOrphans('fast', {
+      level: 0,
+      limit: 8,
+      leaseMs: LEASE_MS,
+      maxAttempts: MAX_ATTEMPTS,
+      isolated: true,
+    });
     await expect(ledger.markSending(a!.id, 'slow', 'intent', false)).rejects.toBeInstanceOf(OwnershipLost);
     await expect(
       ledger.markAnswered(a!.id, 'slow', { text: 'x', action: 'ответить сообщением', replyMessageId: null }),

@@ -24,13 +24,14 @@ const DELIVERIES_PER_SLOT = 2;
  *
  * Every row it works on is owned by this process (`owner`), and a heartbeat
  * renews their leases every `heartbeatMs`: a process that dies stops beating,
- * and its rows are orphans `leaseMs` later. Orphans are taken over as a group
- * with nothing else running (the dispatcher first lets its own rows finish);
- * the group halves with each crash its rows went through (`concurrency`, then
- * half, … then one), so a row that keeps crashing the process ends up running
- * alone, and only a crash then is charged to it (see
+ * and its rows are orphans `leaseMs` later. Rows orphaned by one crash are
+ * taken over with the normal flow. Rows that were in flight at two crashes or
+ * more are suspects: they run with nothing else beside them (the dispatcher
+ * first lets its own rows finish), in groups that halve with each further
+ * crash (`concurrency` / 2, … one), so a row that keeps crashing the process
+ * ends up running alone, and only a crash then is charged to it (see
  * InboundLedgerRepository.claimOrphans). Random crashes of a busy process
- * charge nobody.
+ * charge nobody and never stall the flow for long.
  */
 export class LedgerDispatcher {
   /** Every row task still running (analysis or delivery): stop() waits for all of them. */
@@ -115,10 +116,33 @@ export class LedgerDispatcher {
       try {
         const level = this.isolatedInFlight > 0 ? undefined : await ledger.orphanLevel();
         if (this.isolatedInFlight > 0) {
-          // Nothing else runs beside taken-over rows.
+          // Nothing else runs beside taken-over suspects.
+        } else if (level === 0) {
+          // Rows of a process that died once are not suspects yet (crashes happen: deploys, OOM,
+          // kills): they are taken over with the normal flow, so a crash never stalls the rest.
+          const rows = await ledger.claimOrphans(owner, {
+            level,
+            limit: concurrency - this.slotsUsed,
+            leaseMs,
+            maxAttempts,
+            isolated: false,
+          });
+          for (const row of rows) {
+            this.tookOver(row, 0);
+            this.run(row, false);
+          }
+          again = rows.length > 0 && this.slotsUsed < concurrency;
         } else if (level !== undefined && this.inFlight.size === 0) {
+          // Rows that were in flight at two crashes or more: run with nothing beside them, in
+          // groups that halve with each crash, until a row that keeps crashing runs alone.
           const size = Math.max(1, concurrency >> Math.min(level, 30));
-          const rows = await ledger.claimOrphans(owner, level, size, leaseMs, maxAttempts);
+          const rows = await ledger.claimOrphans(owner, {
+            level,
+            limit: size,
+            leaseMs,
+            maxAttempts,
+            isolated: true,
+          });
           for (const row of rows) {
             this.tookOver(row, rows.length);
             if (row.status === 'quarantined') this.gaveUp(row);
@@ -126,7 +150,7 @@ export class LedgerDispatcher {
           }
           again = rows.length > 0 && this.isolatedInFlight === 0;
         } else if (level !== undefined) {
-          // Let our own rows finish first, then take the orphans over.
+          // Let our own rows finish first, then take the suspects over.
         } else {
           const free =
             this.inFlight.size - this.slotsUsed >= DELIVERIES_PER_SLOT * concurrency

@@ -101,21 +101,26 @@ export class InboundLedgerRepository {
   }
 
   /**
-   * Takes over up to `limit` orphans that have crashed `level` times, as one group that the caller
-   * runs with nothing else beside it. A crash while a row ran among others proves nothing about
-   * it and is not charged; the next time it runs in a smaller group (the caller halves the group
-   * size per crash), until it runs alone. A crash while it ran alone (`isolated`) is its own
+   * Takes over up to `limit` orphans that have crashed `level` times. With `isolated` the caller
+   * runs them as one group with nothing else beside it. A crash while a row ran among others
+   * proves nothing about it and is not charged; the next time it runs in a smaller group (the
+   * caller halves the group size per crash), until it runs alone. A crash while it ran alone (`isolated`) is its own
    * doing and counts one attempt; a row that has used `maxAttempts` that way is quarantined here
    * (returned with status 'quarantined'). So a message that kills the process whenever it is
    * handled is found in a few crashes and ends in quarantine, and no other message pays for it.
    */
   async claimOrphans(
     owner: string,
-    level: number,
-    limit: number,
-    leaseMs: number,
-    maxAttempts: number,
+    take: {
+      level: number;
+      limit: number;
+      leaseMs: number;
+      maxAttempts: number;
+      /** The caller runs this group with nothing beside it (a group of one is then `isolated`). */
+      isolated: boolean;
+    },
   ): Promise<InboundRow[]> {
+    const { level, limit, leaseMs, maxAttempts } = take;
     return this.db.transaction(async (tx) => {
       const due = await tx
         .select({ id: inbound.id })
@@ -125,7 +130,7 @@ export class InboundLedgerRepository {
         .limit(Math.max(1, limit))
         .for('update', { skipLocked: true });
       if (due.length === 0) return [];
-      const alone = due.length === 1;
+      const alone = take.isolated && due.length === 1;
       // SET expressions see the row as it was before this UPDATE.
       const charged = sql`case when ${inbound.isolated} then 1 else 0 end`;
       const exhausted = sql`(${inbound.isolated} and ${inbound.attempts} + 1 >= ${maxAttempts})`;
