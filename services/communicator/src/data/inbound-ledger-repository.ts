@@ -279,6 +279,26 @@ export class InboundLedgerRepository {
     return row.status;
   }
 
+  /**
+   * The secretary answered again after an outage: messages waiting out an outage backoff (not yet
+   * answered, retried before) are due now instead of after their grown backoff. Returns how many.
+   */
+  async retryOutageWaitersNow(): Promise<number> {
+    const rows = await this.db
+      .update(inbound)
+      .set({ nextAttemptAt: sql`now()` })
+      .where(
+        and(
+          inArray(inbound.status, ['received', 'processing']),
+          isNull(inbound.owner),
+          gt(inbound.retries, 0),
+          gt(inbound.nextAttemptAt, sql`now()`),
+        ),
+      )
+      .returning({ id: inbound.id });
+    return rows.length;
+  }
+
   /** Replies sent to one person on one channel since `since` (per-sender rate limit). */
   async repliesSince(channel: string, username: string, since: Date): Promise<number> {
     const [row] = await this.db
