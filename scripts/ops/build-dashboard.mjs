@@ -386,6 +386,56 @@ panel(
 );
 endRow();
 
+// ---- Crash safety: owned, heartbeated work ------------------------------------------------------------
+row('Crash safety (secretary)');
+panel(
+  'timeseries',
+  'Exchanges: pending and in flight',
+  [
+    ['max(exchanges_pending)', 'pending (all replicas)'],
+    [`sum by (instance) (exchanges_in_flight{${SVC}})`, 'in flight {{instance}}'],
+  ],
+  {
+    w: 8,
+    unit: 'short',
+    description:
+      'pending rows of secretary.requests: being analysed, or left by a dead owner until a retry or the sweep finishes them (~OWNER_TIMEOUT_MS).',
+  },
+);
+panel('stat', 'Oldest pending exchange', [['max(exchange_oldest_pending_seconds)', 'oldest']], {
+  w: 4,
+  unit: 's',
+  thresholds: {
+    mode: 'absolute',
+    steps: [
+      { color: 'green', value: null },
+      { color: 'orange', value: 60 },
+      { color: 'red', value: 300 },
+    ],
+  },
+});
+panel(
+  'timeseries',
+  "Take-overs of dead owners' work",
+  [
+    [`sum by (by) (increase(exchange_takeovers_total[${RATE}]))`, 'exchange by {{by}}'],
+    [`sum by (kind) (increase(follow_up_takeovers_total[${RATE}]))`, 'follow-up {{kind}}'],
+  ],
+  {
+    w: 6,
+    unit: 'short',
+    description:
+      'Work whose owner stopped heartbeating (crash, OOM kill, lost database), finished or taken over by a retry, the sweep or another replica.',
+  },
+);
+panel(
+  'timeseries',
+  'Heartbeat rounds',
+  [[`sum by (outcome) (rate(exchange_heartbeats_total[${RATE}]))`, '{{outcome}}']],
+  { w: 6, unit: 'ops' },
+);
+endRow();
+
 // ---- Runtime --------------------------------------------------------------------------------------------
 row('Runtime');
 panel('timeseries', 'Resident memory', [[`process_resident_memory_bytes{${SVC}}`, '{{service}}']], {
@@ -434,7 +484,8 @@ endRow();
 const dashboard = {
   uid: 'workemon-overview',
   title: 'Workemon — overview',
-  description: 'Health, HTTP, LLM, channels and runtime of the four Workemon services (DESIGN §7).',
+  description:
+    'Health, HTTP, LLM, channels and runtime of the four Workemon services (docs/architecture.md, Observability).',
   tags: ['workemon'],
   editable: true,
   graphTooltip: 1,

@@ -62,10 +62,11 @@ describe('docker-compose.yml', () => {
     for (const [n, s] of Object.entries(compose().services)) expect(s.networks, n).toEqual(['workemon']);
   });
 
-  it('when ports are published, then only the secretary API, Grafana and Kibana are', () => {
+  it('when ports are published, then only the secretary API, the operator console, Grafana and Kibana are', () => {
     const published = Object.entries(compose().services).filter(([, s]) => s.ports?.length);
     expect(Object.fromEntries(published.map(([n, s]) => [n, s.ports]))).toEqual({
       secretary: ['8000:8000'],
+      console: ['8004:8004'],
       grafana: ['3000:3000'],
       kibana: ['5601:5601'],
     });

@@ -145,3 +145,4 @@ export const baseServiceConfig = (defaultPort: number) => ({
 });
 
 export { z };
+export { renderEnvExample } from './env-example.js';

@@ -103,6 +103,16 @@ export const AnalyzeRequestInputSchema = z
   .openapi('AnalyzeRequestInput');
 export type AnalyzeRequestInput = z.infer<typeof AnalyzeRequestInputSchema>;
 
+/** A knowledge document an answer rests on (only documents the secretary actually passed to the analyst). */
+export const SourceSchema = z
+  .object({
+    id: z.string(),
+    title: z.string(),
+    url: z.string().optional(),
+  })
+  .openapi('Source');
+export type Source = z.infer<typeof SourceSchema>;
+
 export const AnalysisResponseSchema = z
   .object({
     is_enough: z.boolean().openapi({ description: 'Достаточно ли информации для определения контекста' }),
@@ -116,6 +126,14 @@ export const AnalysisResponseSchema = z
       .boolean()
       .optional()
       .openapi({ description: 'true when the answer was stored for this message_id' }),
+    sources: z
+      .array(SourceSchema)
+      .optional()
+      .openapi({ description: 'Документы базы знаний, на которых основан ответ' }),
+    held_for_operator: z.boolean().optional().openapi({
+      description:
+        'true when an operator has taken the conversation over: the message is kept for them, nothing is sent to the person',
+    }),
   })
   .openapi('AnalysisResponse', {
     example: {
@@ -155,10 +173,34 @@ export type ContextResponse = z.infer<typeof ContextResponseSchema>;
 
 // ---- system-analyst: /prepare-analititcs ----------------------------------------
 
+/** Bounds of what the secretary passes to the analyst from the knowledge base (DESIGN: every prompt value is bounded). */
+export const KNOWLEDGE_PASSAGE_MAX_CHARS = 4000;
+export const KNOWLEDGE_PASSAGES_MAX = 8;
+
+export const KnowledgePassageSchema = z
+  .object({
+    id: z.string().max(120).openapi({ description: 'Document id' }),
+    title: z.string().max(300),
+    heading: z.string().max(1000).optional(),
+    text: z.string().max(KNOWLEDGE_PASSAGE_MAX_CHARS),
+  })
+  .openapi('KnowledgePassage');
+export type KnowledgePassage = z.infer<typeof KnowledgePassageSchema>;
+
 export const PrepareAnalyticsInputSchema = z
   .object({
     context: requiredText('context', 'Описание контекста обращения'),
     request: requiredText('request', 'Текст обращения пользователя'),
+    passages: z
+      .array(KnowledgePassageSchema, { error: "Parameter 'passages' must be an array of passages" })
+      .max(KNOWLEDGE_PASSAGES_MAX, {
+        error: `Parameter 'passages' must hold at most ${KNOWLEDGE_PASSAGES_MAX} passages`,
+      })
+      .optional()
+      .openapi({
+        description:
+          'Фрагменты базы знаний организации, найденные для обращения; пустой массив — ничего не найдено',
+      }),
   })
   .openapi('PrepareAnalyticsInput');
 export type PrepareAnalyticsInput = z.infer<typeof PrepareAnalyticsInputSchema>;
@@ -234,6 +276,8 @@ export const HistoryItemSchema = z
     latency_ms: z.record(z.string(), z.number()).nullable(),
     model: z.string().nullable(),
     tokens_total: z.number().nullable(),
+    /** Knowledge documents passed to the analyst (null for rows stored before the knowledge base). */
+    sources: z.array(SourceSchema).nullable().optional(),
     /** Set when the exchange asked for a Jira issue (`создать jira-task` with Jira configured). */
     jira_issue: z
       .object({
@@ -252,6 +296,104 @@ export const HistoryPageSchema = z
   .object({ items: z.array(HistoryItemSchema), next_cursor: z.string().nullable() })
   .openapi('HistoryPage');
 export type HistoryPage = z.infer<typeof HistoryPageSchema>;
+
+// ---- secretary: knowledge base ---------------------------------------------------
+
+export const KNOWLEDGE_ID_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+
+export const KnowledgeIdSchema = z
+  .string({ error: "Parameter 'id' is required" })
+  .max(120, { error: "Parameter 'id' must be at most 120 characters" })
+  .regex(KNOWLEDGE_ID_PATTERN, {
+    error: "Parameter 'id' must be a kebab-case slug: lowercase latin letters and digits joined by '-'",
+  })
+  .openapi({ description: 'Document id: a kebab-case slug', example: 'authorizations-cube' });
+
+export const KnowledgeDocumentInputSchema = z
+  .object({
+    title: requiredText('title', 'Document title').pipe(
+      z.string().max(300, { error: "Parameter 'title' must be at most 300 characters" }),
+    ),
+    body: requiredText('body', 'Markdown text'),
+    tags: z
+      .array(
+        z
+          .string({ error: "Parameter 'tags' must be an array of strings" })
+          .trim()
+          .min(1, { error: "Parameter 'tags' must not hold empty strings" })
+          .max(64, { error: "Parameter 'tags' entries must be at most 64 characters" }),
+        { error: "Parameter 'tags' must be an array of strings" },
+      )
+      .max(50, { error: "Parameter 'tags' must hold at most 50 tags" })
+      .optional(),
+    url: z
+      .url({ protocol: /^https?$/, error: "Parameter 'url' must be an http(s) URL" })
+      .max(2000, { error: "Parameter 'url' must be at most 2000 characters" })
+      .optional(),
+  })
+  .openapi('KnowledgeDocumentInput');
+export type KnowledgeDocumentInput = z.infer<typeof KnowledgeDocumentInputSchema>;
+
+export const KnowledgeDocumentSummarySchema = z
+  .object({
+    id: z.string(),
+    title: z.string(),
+    tags: z.array(z.string()),
+    url: z.string().nullable(),
+    source: z.enum(['api', 'file']),
+    content_hash: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi('KnowledgeDocumentSummary');
+export type KnowledgeDocumentSummary = z.infer<typeof KnowledgeDocumentSummarySchema>;
+
+export const KnowledgeDocumentSchema = KnowledgeDocumentSummarySchema.extend({
+  body: z.string(),
+  passages: z.number().int().openapi({ description: 'How many searchable passages the body was split into' }),
+}).openapi('KnowledgeDocument');
+export type KnowledgeDocument = z.infer<typeof KnowledgeDocumentSchema>;
+
+export const KnowledgeDocumentPutResultSchema = KnowledgeDocumentSchema.extend({
+  outcome: z
+    .enum(['created', 'updated', 'unchanged'])
+    .openapi({ description: 'created (201), updated or unchanged (200: same content, nothing rewritten)' }),
+}).openapi('KnowledgeDocumentPutResult');
+
+export const KnowledgeDocumentsQuerySchema = z.object({ ...pageParams });
+
+export const KnowledgeDocumentsPageSchema = z
+  .object({ items: z.array(KnowledgeDocumentSummarySchema), next_cursor: z.string().nullable() })
+  .openapi('KnowledgeDocumentsPage');
+
+export const KnowledgeSearchQuerySchema = z.object({
+  q: requiredText('q', 'Search text (Russian or English words)').pipe(
+    z.string().max(1000, { error: "Parameter 'q' must be at most 1000 characters" }),
+  ),
+  limit: z.coerce
+    .number({ error: "Parameter 'limit' must be a number" })
+    .int({ error: "Parameter 'limit' must be an integer" })
+    .min(1, { error: "Parameter 'limit' must be between 1 and 50" })
+    .max(50, { error: "Parameter 'limit' must be between 1 and 50" })
+    .default(5),
+});
+export type KnowledgeSearchQuery = z.infer<typeof KnowledgeSearchQuerySchema>;
+
+export const KnowledgeSearchResultSchema = z
+  .object({
+    items: z.array(
+      z.object({
+        id: z.string(),
+        title: z.string(),
+        score: z
+          .number()
+          .openapi({ description: 'Relevance 0..1; documents below the relevance floor are not listed' }),
+        snippet: z.string(),
+        url: z.string().optional(),
+      }),
+    ),
+  })
+  .openapi('KnowledgeSearchResult');
+export type KnowledgeSearchResult = z.infer<typeof KnowledgeSearchResultSchema>;
 
 // ---- communicator: the ingest ledger for operators ---------------------------------
 
@@ -326,6 +468,10 @@ export const SendMessageInputSchema = z
     subject: z.string().trim().max(998).optional(),
     text: requiredText('text', 'Message text'),
     idempotency_key: requiredText('idempotency_key', 'Caller-chosen key; a repeat returns the first result'),
+    in_reply_to: z.string().trim().min(1).max(998).optional().openapi({
+      description:
+        'email: the Message-ID of the received mail this answers; the reply is threaded to it (Re: subject, In-Reply-To, References)',
+    }),
   })
   .openapi('SendMessageInput');
 export type SendMessageInput = z.infer<typeof SendMessageInputSchema>;
@@ -360,3 +506,4 @@ export const HealthResponseSchema = z
   })
   .openapi('HealthResponse');
 export type HealthResponse = z.infer<typeof HealthResponseSchema>;
+export * from './operator.js';

@@ -7,6 +7,7 @@ import { bearerAuth } from './auth.js';
 import type { HealthRegistry } from './health.js';
 import type { ServiceMetrics } from './metrics.js';
 import { buildOpenApiDocument, type OpenApiDocument, type RouteDoc } from './openapi.js';
+import { UpstreamError } from './upstream-client.js';
 
 export interface HttpAppOptions {
   service: string;
@@ -185,16 +186,32 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
       appError = AppError.internal('Internal server error', err);
     }
     if (appError.status >= 500) {
-      logger.error(appError.message, {
-        err: loggableError(appError.cause instanceof Error ? appError.cause : appError),
-        'error.code': appError.code,
-      });
+      if (isExpectedOutage(appError)) {
+        // Said on purpose (an LLM not configured) or relayed from a peer that answered with its
+        // own error and logged it there: one line, no stack trace.
+        logger.warn(appError.message, { 'error.code': appError.code });
+      } else {
+        logger.error(appError.message, {
+          err: loggableError(appError.cause instanceof Error ? appError.cause : appError),
+          'error.code': appError.code,
+        });
+      }
     }
     if (appError.retryAfterSeconds !== undefined)
       res.setHeader('retry-after', String(Math.ceil(appError.retryAfterSeconds)));
     if (res.headersSent) return;
     res.status(appError.status).json(toErrorResponse(appError, requestId));
   };
+}
+
+/**
+ * A 503 our own code raised with a message and no underlying error, or a peer's 503/429 answer relayed
+ * (the peer logged the reason): nothing unexpected happened here, so no stack trace is worth logging.
+ */
+function isExpectedOutage(error: AppError): boolean {
+  if (error.code !== 'SERVICE_UNAVAILABLE') return false;
+  if (error.cause === undefined) return true;
+  return error.cause instanceof UpstreamError && error.cause.kind === 'http';
 }
 
 /**

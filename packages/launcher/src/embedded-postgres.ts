@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 
 export interface EmbeddedPostgres {
@@ -13,7 +14,8 @@ export interface EmbeddedPostgres {
  */
 export async function startEmbeddedPostgres(dataDir: string, port: number): Promise<EmbeddedPostgres> {
   mkdirSync(dataDir, { recursive: true });
-  const db = await PGlite.create(dataDir);
+  // pg_trgm: the secretary's knowledge search corrects misspelled words with it (its migration creates it).
+  const db = await PGlite.create(dataDir, { extensions: { pg_trgm } });
   // Every service keeps a small pool; PGlite serialises queries (and keeps a transaction on its own connection).
   const server = new PGLiteSocketServer({ db, port, host: '127.0.0.1', maxConnections: 200 });
   await server.start();

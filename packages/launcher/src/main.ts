@@ -56,6 +56,14 @@ async function main(): Promise<void> {
     );
     log(`  open ${secretary}/docs   ·   ${secretary}/health   ·   ${secretary}/metrics`);
   }
+  const consoleUrl = mesh.urls.console;
+  if (consoleUrl) {
+    log(`Operator console: open ${consoleUrl}`);
+    if (mesh.consoleAdmin)
+      log(
+        `  sign in as '${mesh.consoleAdmin.name}' with the password in ${mesh.consoleAdmin.passwordFile} (cat it); add operators with OPERATORS_FILE (see docs/console.md)`,
+      );
+  }
   log('Press Ctrl-C to stop.');
   let stopping = false;
   const shutdown = (signal: string) => {

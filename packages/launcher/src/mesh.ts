@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
@@ -18,6 +18,7 @@ export const SERVICES: ServiceSpec[] = [
   { name: 'system-analyst', dir: 'services/system-analyst', portOffset: 2, needsDatabase: false },
   { name: 'secretary', dir: 'services/secretary', portOffset: 0, needsDatabase: true },
   { name: 'communicator', dir: 'services/communicator', portOffset: 3, needsDatabase: true },
+  { name: 'console', dir: 'services/console', portOffset: 4, needsDatabase: true },
 ];
 
 export interface LaunchOptions {
@@ -43,6 +44,8 @@ export interface RunningMesh {
   urls: Record<string, string>;
   databaseUrl: string;
   apiKey: string;
+  /** How to sign in to the console when the launcher created its first admin. */
+  consoleAdmin?: { name: string; passwordFile: string };
   stop(): Promise<void>;
 }
 
@@ -62,6 +65,55 @@ function loadOrCreateSecrets(dataDir: string): Secrets {
   return secrets;
 }
 
+const CONSOLE_ADMIN = 'admin';
+
+/**
+ * The console needs operators (OPERATORS / OPERATORS_FILE). When none are configured, the first
+ * start creates one admin with a random password (kept in the data dir like the API key) and
+ * hashes it with the console's own `hash-password` command, so the launcher needs no KDF of its own.
+ */
+function ensureConsoleOperators(
+  root: string,
+  dataDir: string,
+  env: Record<string, string | undefined>,
+): { operatorsFile: string; passwordFile: string } | undefined {
+  if (env.OPERATORS || env.OPERATORS_FILE) return undefined;
+  const operatorsFile = join(dataDir, 'console-operators.json');
+  const passwordFile = join(dataDir, 'console-admin-password');
+  if (existsSync(operatorsFile)) return { operatorsFile, passwordFile };
+  const hasher = join(root, 'services/console/dist/hash-password.js');
+  if (!existsSync(hasher)) return undefined;
+  const password = randomBytes(12).toString('base64url');
+  const hashed = spawnSync(process.execPath, [hasher], { input: `${password}\n`, encoding: 'utf8' });
+  if (hashed.status !== 0) throw new Error(`console: could not hash the admin password: ${hashed.stderr}`);
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+  writeFileSync(
+    operatorsFile,
+    JSON.stringify([{ name: CONSOLE_ADMIN, role: 'admin', password_hash: hashed.stdout.trim() }], null, 2),
+    { mode: 0o600 },
+  );
+  return { operatorsFile, passwordFile };
+}
+
+/**
+ * Children writing to the launcher's own stdout write straight to it (inherited descriptors): the
+ * launcher then does no work per log line. Any other stream (tests capture one) gets pipes.
+ */
+function childOutput(output: NodeJS.WritableStream): {
+  stdio: ['ignore', 'inherit' | 'pipe', 'inherit' | 'pipe'];
+  attach: (child: ChildProcess) => void;
+} {
+  if (output === process.stdout) return { stdio: ['ignore', 'inherit', 'inherit'], attach: () => {} };
+  return {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    attach: (child) => {
+      child.stdout?.pipe(output, { end: false });
+      child.stderr?.pipe(output, { end: false });
+    },
+  };
+}
+
 function run(
   cmd: string,
   args: string[],
@@ -70,9 +122,9 @@ function run(
   output: NodeJS.WritableStream,
 ): Promise<number> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.pipe(output, { end: false });
-    child.stderr.pipe(output, { end: false });
+    const { stdio, attach } = childOutput(output);
+    const child = spawn(cmd, args, { env, cwd, stdio });
+    attach(child);
     child.on('error', reject);
     child.on('exit', (code) => resolvePromise(code ?? 1));
   });
@@ -123,6 +175,8 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
     throw error;
   }
 
+  const consoleOperators = ensureConsoleOperators(root, dataDir, options.env);
+
   const urlOf = (s: ServiceSpec) => `http://127.0.0.1:${options.basePort + s.portOffset}`;
   const byName = Object.fromEntries(SERVICES.map((s) => [s.name, urlOf(s)]));
   const sharedEnv: NodeJS.ProcessEnv = {
@@ -136,6 +190,7 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
     SECRETARY_URL: byName.secretary,
     COMMUNICATOR_URL: byName.communicator,
     ...(embedded ? { DATABASE_POOL_MAX: options.env.DATABASE_POOL_MAX ?? '5' } : {}),
+    ...(consoleOperators ? { OPERATORS_FILE: consoleOperators.operatorsFile } : {}),
   };
 
   for (const s of available) {
@@ -153,15 +208,15 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
   const children = new Map<string, ChildProcess>();
   let stopping = false;
   const ready = new Set<string>();
+  const serviceOutput = childOutput(options.output);
   const start = (s: ServiceSpec, restarts: number): ChildProcess => {
     const startedAt = Date.now();
     const child = spawn(process.execPath, ['dist/main.js'], {
       cwd: join(root, s.dir),
       env: { ...sharedEnv, PORT: String(options.basePort + s.portOffset) },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: serviceOutput.stdio,
     });
-    child.stdout?.pipe(options.output, { end: false });
-    child.stderr?.pipe(options.output, { end: false });
+    serviceOutput.attach(child);
     child.on('exit', (code, signal) => {
       // During start-up waitHealthy reports the exit; afterwards a crash is restarted, but not forever.
       if (stopping || !ready.has(s.name)) return;
@@ -229,6 +284,9 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
     urls: Object.fromEntries(available.map((s) => [s.name, urlOf(s)])),
     databaseUrl,
     apiKey: (options.env.API_KEYS ?? secrets.apiKey).split(',')[0] ?? '',
+    ...(consoleOperators && existsSync(consoleOperators.passwordFile)
+      ? { consoleAdmin: { name: CONSOLE_ADMIN, passwordFile: consoleOperators.passwordFile } }
+      : {}),
     stop,
   };
 }

@@ -18,11 +18,11 @@ async function isFree(port: number): Promise<boolean> {
   });
 }
 
-/** Four consecutive free ports, like 8000–8003 but out of the way of a running mesh. */
+/** Five consecutive free ports, like 8000–8004 but out of the way of a running mesh. */
 async function freeBlock(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const free = await Promise.all([0, 1, 2, 3].map((i) => isFree(base + i)));
+    const free = await Promise.all([0, 1, 2, 3, 4].map((i) => isFree(base + i)));
     if (free.every(Boolean)) return base;
   }
   throw new Error('no free port block');
@@ -84,6 +84,17 @@ describe('launcher (pnpm start)', () => {
 
       const unauthorized = await fetch(`http://127.0.0.1:${base}/analyze-request?${params}`);
       expect(unauthorized.status).toBe(401);
+
+      // The console: a first admin was created, and the printed password signs in.
+      expect(stderr).toContain(`Operator console: open http://127.0.0.1:${base + 4}`);
+      const password = readFileSync(join(dataDir, 'console-admin-password'), 'utf8').trim();
+      const signIn = await fetch(`http://127.0.0.1:${base + 4}/api/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'admin', password }),
+      });
+      expect(signIn.status).toBe(201);
+      expect(signIn.headers.get('set-cookie')).toMatch(/HttpOnly/i);
     } finally {
       child.kill('SIGINT');
     }
@@ -93,6 +104,6 @@ describe('launcher (pnpm start)', () => {
     ]);
     expect(code).toBe(0);
     expect(stderr).toContain('stopped cleanly');
-    for (const port of [base, base + 1, base + 2, base + 3]) expect(await isFree(port)).toBe(true);
+    for (const port of [base, base + 1, base + 2, base + 3, base + 4]) expect(await isFree(port)).toBe(true);
   }, 150_000);
 });

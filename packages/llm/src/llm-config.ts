@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { createLlmMetrics, LlmClient } from './llm-client.js';
 import { LLM_PROVIDERS, resolveLlmSettings } from './providers.js';
 
-/** The LLM_* variables shared by every LLM-backed service (DESIGN §8). */
+/** The LLM_* variables shared by every LLM-backed service (docs/architecture.md, Configuration). */
 export const llmConfigFields = {
   LLM_PROVIDER: z.enum(LLM_PROVIDERS, { error: `must be one of ${LLM_PROVIDERS.join(', ')}` }).optional(),
   LLM_BASE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),

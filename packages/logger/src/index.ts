@@ -23,9 +23,14 @@ export function runWithRequestId<T>(requestId: string, fn: () => T): T {
 const SECRET_KEY = /(pass(word)?|secret|token|api[-_]?key|authorization|cookie|credential|private[-_]?key)/i;
 const REDACTED = '[REDACTED]';
 
-/** Masks secrets that appear inside free text (bearer tokens, Telegram bot tokens in URLs, passwords in DSNs). */
+/**
+ * Masks secrets that appear inside free text (bearer tokens, Telegram bot tokens in URLs, passwords in
+ * DSNs) and the values of a failed query: drizzle's message ends with `params: <every value>`
+ * (request texts, usernames); the SQL itself is parameterised and stays.
+ */
 export function redactText(text: string): string {
   return text
+    .replace(/\nparams: [\s\S]*?(?=\n {4}at |$)/g, '\n(query parameters omitted)')
     .replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]+/gi, `$1${REDACTED}`)
     .replace(/\/bot\d+:[A-Za-z0-9_-]+/g, `/bot${REDACTED}`)
     .replace(/(\w+:\/\/[^:/\s@]+:)[^@\s/]+@/g, `$1${REDACTED}@`);

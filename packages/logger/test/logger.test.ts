@@ -19,6 +19,18 @@ describe('logger', () => {
     expect(line!['ecs.version']).toEqual(expect.any(String));
   });
 
+  it("when a failed query's message is logged, then the SQL stays and its parameter values never reach the output", () => {
+    const out = new CapturedLines();
+    const logger = createLogger({ service: 'ai-test', version: '1', stream: out });
+    const failed =
+      'Failed query: insert into "inbound" ("text") values ($1, $2)\nparams: Мой паспорт\n4509 123456,alice';
+    logger.warn(`ledger claim failed: ${failed}`, { detail: failed });
+    const line = out.lines.join('\n');
+    expect(line).toContain('insert into');
+    expect(line).toContain('query parameters omitted');
+    for (const leak of ['4509', 'alice', 'паспорт']) expect(line).not.toContain(leak);
+  });
+
   it('when secrets are passed in fields or text, then they never reach the output', () => {
     const out = new CapturedLines();
     const logger = createLogger({ service: 'ai-test', version: '1', stream: out });

@@ -5,3 +5,4 @@ export * from './dovecot.js';
 export * from './smtp-sink.js';
 export * from './fake-telegram.js';
 export * from './fake-jira.js';
+export * from './own-postgres.js';

@@ -10,6 +10,9 @@ import { AnalyzeRequestUseCase } from './domain/analyze-request-use-case.js';
 import { ListHistoryUseCase } from './domain/list-history-use-case.js';
 import type { Exchanges } from './exchanges.js';
 import type { FollowUps } from './follow-ups.js';
+import { createKnowledge, type Knowledge } from './knowledge.js';
+import { knowledgeRoutes } from './http/knowledge-routes.js';
+import { KnowledgeGrounding } from './domain/knowledge-grounding.js';
 import type { Clock, FollowUpKind } from './domain/ports.js';
 import { UserDirectoryUseCases } from './domain/user-directory-use-cases.js';
 import type { GuesserClient } from './clients/guesser-client.js';
@@ -18,6 +21,11 @@ import { analyzeRequestRoutes } from './http/analyze-request-routes.js';
 import { historyRoutes } from './http/history-routes.js';
 import { secretaryRouteDocs } from './http/route-docs.js';
 import { usersRoutes } from './http/users-routes.js';
+import { OperatorRepository } from './data/operator-repository.js';
+import { OperatorUseCases } from './domain/operator-use-cases.js';
+import { operatorRouteDocs } from './http/operator-route-docs.js';
+import { operatorRoutes } from './http/operator-routes.js';
+import { registerOperatorMetrics } from './operator-metrics.js';
 
 export const SERVICE_NAME = 'ai-secretary';
 
@@ -30,6 +38,10 @@ export type AppConfig = Pick<
   | 'MAX_CLARIFICATIONS'
   | 'MAX_REQUEST_CHARS'
   | 'ANALYZE_MAX_IN_FLIGHT'
+  | 'KNOWLEDGE_DIR'
+  | 'KNOWLEDGE_MAX_DOCUMENT_CHARS'
+  | 'KNOWLEDGE_MIN_SCORE'
+  | 'KNOWLEDGE_PASSAGES'
 >;
 
 export interface AppDeps {
@@ -44,6 +56,8 @@ export interface AppDeps {
   analyst: SystemAnalystClient;
   /** Jira issues and escalations to the support chat, done after the exchange (see follow-ups.ts). */
   followUps?: FollowUps;
+  /** The knowledge base; built from config and database when absent (tests). */
+  knowledge?: Knowledge;
   clock?: Clock;
 }
 
@@ -52,11 +66,16 @@ export function createApp(deps: AppDeps): Express {
   const { config, logger, metrics, database } = deps;
   const exchanges = deps.exchanges.repository;
   const userRepository = new UserRepository(database.db);
+  const operators = new OperatorRepository(database.db);
+  registerOperatorMetrics(metrics.registry, operators);
   const upstreamBudget = 2 * config.UPSTREAM_TIMEOUT_MS;
   const followUpWorker = deps.followUps?.worker;
+  const knowledge = deps.knowledge ?? createKnowledge(config, database, metrics, logger);
+  const grounding = new KnowledgeGrounding(knowledge.retriever, knowledge.store, config.KNOWLEDGE_PASSAGES);
   const analyze = new AnalyzeRequestUseCase({
     store: exchanges,
     requesters: exchanges,
+    operatorHold: operators,
     guesser: deps.guesser,
     analyst: deps.analyst,
     metrics: createAnalysisMetrics(metrics.registry),
@@ -73,6 +92,10 @@ export function createApp(deps: AppDeps): Express {
     ...(followUpWorker && deps.followUps
       ? { followUps: { ...deps.followUps.policy, kick: () => followUpWorker.kick() } }
       : {}),
+    knowledge: {
+      ground: (request, context) => grounding.ground(request, context),
+      answered: knowledge.answered,
+    },
     ...(deps.clock ? { clock: deps.clock } : {}),
   });
 
@@ -104,6 +127,13 @@ export function createApp(deps: AppDeps): Express {
   routes.use(analyzeRequestRoutes(analyze, { maxInFlight: config.ANALYZE_MAX_IN_FLIGHT }));
   routes.use(historyRoutes(new ListHistoryUseCase(exchanges)));
   routes.use(usersRoutes(new UserDirectoryUseCases(userRepository)));
+  routes.use(knowledgeRoutes(knowledge.useCases));
+  routes.use(
+    operatorRoutes(new OperatorUseCases(operators), {
+      serviceToken: config.SERVICE_TOKEN,
+      clientKeys: config.API_KEYS,
+    }),
+  );
 
   const authKeys = [...config.API_KEYS, ...(config.SERVICE_TOKEN ? [config.SERVICE_TOKEN] : [])];
   // Cyrillic text percent-encodes to up to 9 URL characters per character; a JSON body to ~6 bytes.
@@ -122,7 +152,7 @@ export function createApp(deps: AppDeps): Express {
     docs: {
       title: 'Workemon AI-Secretary',
       description: 'Orchestration: history, conversations, user directory and the action decision.',
-      routes: secretaryRouteDocs(authKeys.length > 0),
+      routes: [...secretaryRouteDocs(authKeys.length > 0), ...operatorRouteDocs(authKeys.length > 0)],
     },
   });
 }

@@ -27,6 +27,22 @@ export const configSchema = z
     CLARIFICATION_TTL: duration('24h'),
     MAX_CLARIFICATIONS: positiveInt(3),
     MAX_REQUEST_CHARS: positiveInt(20_000),
+    /** Markdown knowledge files synchronised at start; unset: the example pack shipped with the service. */
+    KNOWLEDGE_DIR: z.string().trim().min(1).optional(),
+    KNOWLEDGE_MAX_DOCUMENT_CHARS: positiveInt(100_000),
+    /** Relevance floor (0..1): documents scoring below it are neither listed by search nor passed to the analyst. */
+    KNOWLEDGE_MIN_SCORE: z.coerce
+      .number({ error: 'must be a number between 0 and 1' })
+      .min(0, { error: 'must be a number between 0 and 1' })
+      .max(1, { error: 'must be a number between 0 and 1' })
+      .default(0.5),
+    /** How many documents (their best passage each) the analyst receives per answer. */
+    KNOWLEDGE_PASSAGES: z.coerce
+      .number({ error: 'must be a whole number from 1 to 8' })
+      .int({ error: 'must be a whole number from 1 to 8' })
+      .min(1, { error: 'must be a whole number from 1 to 8' })
+      .max(8, { error: 'must be a whole number from 1 to 8' })
+      .default(4),
     /** Jira (Cloud or Server/Data Center): `создать jira-task` files an issue when these are set. */
     JIRA_BASE_URL: httpUrl().optional(),
     JIRA_DEPLOYMENT: z.enum(['cloud', 'server']).default('cloud'),

@@ -17,6 +17,7 @@ import { createDatabase } from './data/db.js';
 import { UserRepository } from './data/user-repository.js';
 import { createExchanges } from './exchanges.js';
 import { createFollowUps } from './follow-ups.js';
+import { createKnowledge } from './knowledge.js';
 import { UserDirectoryUseCases } from './domain/user-directory-use-cases.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -47,6 +48,7 @@ try {
   const instanceId = `${hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`;
   const exchanges = createExchanges(config, database, metrics, logger, instanceId);
   const followUps = createFollowUps(config, database, upstream, metrics, logger, { owner: instanceId });
+  const knowledge = createKnowledge(config, database, metrics, logger);
 
   if (config.USER_DIRECTORY_FILE) {
     const { upserted } = await new UserDirectoryUseCases(new UserRepository(database.db)).importFile(
@@ -67,6 +69,7 @@ try {
     guesser,
     analyst,
     followUps,
+    knowledge,
   });
   const server = await listen(app, config.PORT, config.HOST);
   logger.info(`secretary listening on ${config.HOST}:${config.PORT}`, { event: { action: 'start' } });
@@ -74,6 +77,15 @@ try {
   exchanges.start();
   // Also picks up follow-ups a previous process stored but did not finish.
   followUps.worker?.start();
+  // In the background: readiness does not wait for it, and a failed sync is logged, never fatal.
+  const startupLogger = logger;
+  void knowledge.useCases.syncDirectory(knowledge.directory).catch(async (error: unknown) => {
+    startupLogger.error(`knowledge sync of ${knowledge.directory} failed: ${(error as Error).message}`, {
+      err: error as Error,
+      event: { action: 'knowledge-sync', outcome: 'failure' },
+    });
+    await knowledge.useCases.refreshGauge().catch(() => undefined);
+  });
   installGracefulShutdown({
     server,
     logger,

@@ -31,6 +31,7 @@ const SPEC_REQUEST = 'Я хочу получать аналитику о опе�
 interface Peer {
   url: string;
   server: Server;
+  logs: CapturedLines;
 }
 
 type PeerKind = 'guesser' | 'analyst';
@@ -40,7 +41,8 @@ async function startPeer(kind: PeerKind, llmEnv: Record<string, string>): Promis
   const schema = kind === 'guesser' ? guesserConfigSchema : analystConfigSchema;
   const config = schema.parse({ PORT: '0', HOST: '127.0.0.1', SERVICE_TOKEN, ...llmEnv });
   const name = kind === 'guesser' ? 'ai-guesser' : 'ai-systemanalitic';
-  const logger = createLogger({ service: name, version: 'test', stream: new CapturedLines() });
+  const logs = new CapturedLines();
+  const logger = createLogger({ service: name, version: 'test', stream: logs });
   const metrics = createServiceMetrics(name, 'test');
   const llm = createLlmRuntime(config, metrics.registry, logger);
   const prompt = resolvePrompt(config, kind === 'guesser' ? GUESSER_PROMPT : ANALYST_PROMPT);
@@ -56,7 +58,7 @@ async function startPeer(kind: PeerKind, llmEnv: Record<string, string>): Promis
   };
   const app = kind === 'guesser' ? createGuesserApp(deps) : createAnalystApp(deps);
   const server = await listen(app, 0, '127.0.0.1');
-  return { url: `http://127.0.0.1:${boundPort(server)}`, server };
+  return { url: `http://127.0.0.1:${boundPort(server)}`, server, logs };
 }
 
 const stop = (peer: Peer | undefined) =>
@@ -184,6 +186,12 @@ describe('secretary with the real guesser and system-analyst (fake LLM)', () => 
       });
       expect(res.status).toBe(503);
       expect(String(res.body.message)).toMatch(/^guesser: LLM is not configured/);
+      // an expected outage is one plain line in each service, not a stack trace
+      for (const line of [...unconfiguredGuesser.logs.lines, ...lonely.logs.lines]) {
+        expect(line).not.toContain('"stack"');
+        expect(line).not.toContain('"stack_trace"');
+      }
+      expect(unconfiguredGuesser.logs.lines.some((l) => l.includes('LLM is not configured'))).toBe(true);
       const health = await lonely.call('/health');
       expect(health.status).toBe(200);
       expect(health.body.status).toBe('degraded');

@@ -17,12 +17,13 @@ export interface ServiceInfo {
   db: boolean;
 }
 
-/** DESIGN §1. */
+/** The services (docs/architecture.md). */
 export const SERVICES: ServiceInfo[] = [
   { name: 'secretary', pkg: '@workemon/secretary', port: 8000, db: true },
   { name: 'guesser', pkg: '@workemon/guesser', port: 8001, db: false },
   { name: 'system-analyst', pkg: '@workemon/system-analyst', port: 8002, db: false },
   { name: 'communicator', pkg: '@workemon/communicator', port: 8003, db: true },
+  { name: 'console', pkg: '@workemon/console', port: 8004, db: true },
 ];
 
 export const repoPath = (...parts: string[]) => join(ROOT, ...parts);

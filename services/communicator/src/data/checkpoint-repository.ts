@@ -23,6 +23,10 @@ export class CheckpointRepository {
     return row ? { uidvalidity: row.uidvalidity, lastUid: row.lastUid } : undefined;
   }
 
+  /**
+   * Moves the checkpoint forward, never back: two pollers (a replica taking over while the old one
+   * finishes a batch) may write out of order. A new UIDVALIDITY starts a new count and replaces it.
+   */
   async set(key: string, value: Checkpoint): Promise<void> {
     await this.db
       .insert(checkpoints)
@@ -31,7 +35,9 @@ export class CheckpointRepository {
         target: checkpoints.key,
         set: {
           uidvalidity: value.uidvalidity,
-          lastUid: value.lastUid,
+          lastUid: sql`CASE WHEN ${checkpoints.uidvalidity} IS NOT DISTINCT FROM excluded.uidvalidity
+                        THEN GREATEST(${checkpoints.lastUid}, excluded.last_uid)
+                        ELSE excluded.last_uid END`,
           parsingUid: null,
           parsingLastUid: null,
           parseCrashes: 0,

@@ -52,10 +52,17 @@ export interface ProcessInboundOptions {
 
 const HOUR_MS = 3_600_000;
 
-/** The text the person receives: the clarifying question, or the answer. */
+/** The ledger's reason for a message an operator answers by hand (the console tells these from problems). */
+export const HELD_FOR_OPERATOR = 'held for an operator: the conversation is taken over';
+
+/** The text the person receives: the clarifying question, or the answer ending with the documents it rests on. */
 export function replyText(answer: AnalysisResponse): string {
   const primary = answer.action === ACTION_CLARIFY ? answer.question : answer.response;
-  return (primary.trim() || answer.response.trim() || answer.question.trim()).trim();
+  const text = (primary.trim() || answer.response.trim() || answer.question.trim()).trim();
+  const sources = answer.action === ACTION_CLARIFY ? [] : (answer.sources ?? []);
+  if (sources.length === 0) return text;
+  const lines = sources.map((s) => `— ${s.title}${s.url ? ` (${s.url})` : ''}`);
+  return `${text}\n\nИсточники:\n${lines.join('\n')}`;
 }
 
 /** Message ids longer than the secretary's limit are hashed, keeping them stable. */
@@ -130,6 +137,13 @@ export class ProcessInboundMessageUseCase {
           stopWaiting?.();
         }
         if (this.secretaryOutage) await this.secretaryBack(log);
+        if (answer.held_for_operator) {
+          // An operator took the conversation over: the secretary kept the message for them.
+          await ledger.markSkipped(current.id, owner, HELD_FOR_OPERATOR);
+          metrics.channelMessages.inc({ channel: current.channel, outcome: 'skipped' });
+          logger.info('held for an operator: not answering', log);
+          return;
+        }
         const text = replyText(answer);
         if (!text) throw new PermanentFailure('secretary returned neither a question nor a response');
         const plannedId = channel.plannedReplyId(current);

@@ -2,13 +2,21 @@ import { createHash } from 'node:crypto';
 import type { SendMessageInput, SendMessageResult } from '@workemon/contracts';
 import { AppError } from '@workemon/errors';
 import type { OutboundRepository } from '../data/outbound-repository.js';
-import { composeMailReply } from './compose-mail-reply.js';
+import { composeMailReply, replySubject } from './compose-mail-reply.js';
 import { PermanentFailure } from './errors.js';
 import { splitMessage } from './split-message.js';
 
 export interface EmailSender {
   readonly from: string;
   send(reply: ReturnType<typeof composeMailReply>): Promise<string>;
+}
+
+/** The received mails an operator's answer may be threaded to (the ingest ledger). */
+export interface MailThreadLookup {
+  findByExternalId(
+    channel: string,
+    externalId: string,
+  ): Promise<{ subject: string | null; thread: Record<string, unknown> } | undefined>;
 }
 
 export interface TelegramSender {
@@ -27,6 +35,8 @@ export class SendMessageUseCase {
       outbound: OutboundRepository;
       email: EmailSender | undefined;
       telegram: TelegramSender | undefined;
+      /** Absent: `in_reply_to` still sets In-Reply-To, but subject and References are not looked up. */
+      mailThreads?: MailThreadLookup;
     },
   ) {}
 
@@ -64,13 +74,14 @@ export class SendMessageUseCase {
       if (input.channel === 'email' && this.deps.email) {
         const domain = this.deps.email.from.split('@')[1] ?? 'workemon.local';
         const digest = createHash('sha256').update(input.idempotency_key).digest('hex').slice(0, 24);
+        const thread = await this.threadOf(input.in_reply_to);
         externalId = await this.deps.email.send(
           composeMailReply({
             to: input.to,
-            subject: input.subject ?? 'Сообщение от Workemon',
+            subject: input.subject ?? thread?.subject ?? 'Сообщение от Workemon',
             messageId: `<wm-send-${digest}@${domain}>`,
-            inboundMessageId: undefined,
-            inboundReferences: [],
+            inboundMessageId: thread?.messageId,
+            inboundReferences: thread?.references ?? [],
             text: input.text,
           }),
         );
@@ -87,5 +98,19 @@ export class SendMessageUseCase {
       if (error instanceof PermanentFailure) throw new AppError('UNPROCESSABLE', error.message);
       throw AppError.badGateway(`Sending failed: ${(error as Error).message}`, error);
     }
+  }
+
+  /** A reply to a received mail: its Message-ID, references and "Re: subject" (from the ledger when known). */
+  private async threadOf(
+    inReplyTo: string | undefined,
+  ): Promise<{ messageId: string; references: string[]; subject: string | undefined } | undefined> {
+    if (!inReplyTo) return undefined;
+    const row = await this.deps.mailThreads?.findByExternalId('email', inReplyTo);
+    const stored = row?.thread as { messageId?: string | null; references?: string[] } | undefined;
+    return {
+      messageId: stored?.messageId ?? inReplyTo,
+      references: stored?.references ?? [],
+      subject: row ? replySubject(row.subject ?? '') : undefined,
+    };
   }
 }

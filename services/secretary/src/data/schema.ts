@@ -5,6 +5,7 @@ import {
   index,
   integer,
   jsonb,
+  primaryKey,
   pgSchema,
   text,
   timestamp,
@@ -55,6 +56,7 @@ export const conversations = secretary.table(
 export interface StageLatency {
   guesser_ms?: number;
   analyst_ms?: number;
+  knowledge_ms?: number;
   total_ms?: number;
 }
 
@@ -93,6 +95,8 @@ export const requests = secretary.table(
     promptVersion: text('prompt_version'),
     tokenUsage: jsonb('token_usage').$type<Record<string, unknown>>(),
     tokensTotal: integer('tokens_total'),
+    /** Knowledge documents passed to the analyst for this answer: [{id, title, url?}]. */
+    sources: jsonb('sources').$type<{ id: string; title: string; url?: string }[]>(),
   },
   (t) => [
     // Failed attempts are not answers: they stay in history and never block a retry.
@@ -143,3 +147,79 @@ export const followUps = secretary.table(
       .where(sql`status = 'pending'`),
   ],
 );
+
+/**
+ * The operators' inbox: one row per conversation — a person on a channel — summarising its
+ * latest activity, so the inbox pages by an index instead of grouping every exchange.
+ * Exchanges keep it current through a trigger on `requests` (migration 0005_inbox_trigger),
+ * so no write path of the analysis can forget it; operator actions update it directly.
+ */
+export const inboxThreads = secretary.table(
+  'inbox_threads',
+  {
+    channel: text('channel').notNull(),
+    username: text('username').notNull(),
+    lastRequestId: bigint('last_request_id', { mode: 'number' }),
+    lastAt: timestamp('last_at', { withTimezone: true }).notNull(),
+    lastText: text('last_text').notNull(),
+    /** person | ai | operator */
+    lastAuthor: text('last_author').notNull(),
+    /** From the latest exchange: in_progress | answered | awaiting_clarification | escalated | failed */
+    aiState: text('ai_state').notNull(),
+    takenOverBy: text('taken_over_by'),
+    takenOverAt: timestamp('taken_over_at', { withTimezone: true }),
+    assignedTo: text('assigned_to'),
+    assignedAt: timestamp('assigned_at', { withTimezone: true }),
+    resolvedBy: text('resolved_by'),
+    resolvedAt: timestamp('resolved_at', { withTimezone: true }),
+    escalatedSince: timestamp('escalated_since', { withTimezone: true }),
+    waitingSince: timestamp('waiting_since', { withTimezone: true }),
+    /** From one sequence: the largest version tells a poller whether anything changed. */
+    version: bigint('version', { mode: 'number' }).notNull(),
+    state: text('state')
+      .notNull()
+      .generatedAlwaysAs(
+        sql`CASE WHEN resolved_at IS NOT NULL THEN 'resolved' WHEN taken_over_by IS NOT NULL THEN 'taken_over' WHEN last_author = 'operator' THEN 'answered' ELSE ai_state END`,
+      ),
+  },
+  (t) => [
+    primaryKey({ columns: [t.channel, t.username] }),
+    index('inbox_threads_recent_idx').on(t.lastAt.desc(), t.channel.desc(), t.username.desc()),
+    index('inbox_threads_state_idx').on(t.state, t.lastAt.desc()),
+    index('inbox_threads_version_idx').on(t.version),
+    index('inbox_threads_escalated_idx')
+      .on(t.escalatedSince)
+      .where(sql`escalated_since IS NOT NULL`),
+  ],
+);
+
+/** What operators add to a conversation: messages held for them, and their replies. */
+export const operatorMessages = secretary.table(
+  'operator_messages',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    channel: text('channel').notNull(),
+    username: text('username').notNull(),
+    /** held (the person wrote while an operator had the conversation) | reply (an operator answered) */
+    kind: text('kind').notNull(),
+    /** held: the channel's message id (a repeat is recognised); reply: null */
+    messageId: text('message_id'),
+    idempotencyKey: text('idempotency_key'),
+    operator: text('operator'),
+    text: text('text').notNull(),
+    /** held: received; reply: sending | sent | failed */
+    status: text('status').notNull(),
+    externalId: text('external_id'),
+    error: text('error'),
+    traceId: text('trace_id'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('operator_messages_thread_idx').on(t.channel, t.username, t.id),
+    uniqueIndex('operator_messages_held_message').on(t.channel, t.messageId),
+    uniqueIndex('operator_messages_idempotency_key').on(t.idempotencyKey),
+  ],
+);
+
+export const inboxVersion = secretary.sequence('inbox_version_seq');

@@ -28,7 +28,7 @@ export interface ExchangeOwnershipDeps {
 }
 
 /**
- * Owned, heartbeated exchanges (DESIGN §5): this instance renews the heartbeat of the `pending`
+ * Owned, heartbeated exchanges (docs/architecture.md, Reliability rules): this instance renews the heartbeat of the `pending`
  * rows it is analysing; rows whose owner went silent (a crash, a lost database) are finished as
  * `failed` by the sweep or taken over by a retry within seconds. Waiting for a live owner's answer
  * is a wait on a notification, not a polling insert.

@@ -1,0 +1,266 @@
+import type pg from 'pg';
+import type { KnowledgeHit, KnowledgeMetricsPort, KnowledgeRetriever } from '../domain/knowledge-ports.js';
+import { guardDatabase } from './database-errors.js';
+
+export interface LexicalRetrieverOptions {
+  /** Documents scoring below this (0..1) are not relevant enough to list or to pass to the analyst. */
+  minScore: number;
+  /** Passages ranked by ts_rank before the finer scoring; bounds the work per query. */
+  candidates?: number;
+  metrics?: KnowledgeMetricsPort;
+}
+
+/**
+ * Words that say how someone asks, not what about; leaving them in would make every question look
+ * partly unanswered. PostgreSQL's `russian` stop list already drops pronouns and particles.
+ */
+const FILLER = new Set([
+  'подскажите',
+  'подскажи',
+  'пожалуйста',
+  'скажите',
+  'расскажите',
+  'объясните',
+  'здравствуйте',
+  'привет',
+  'добрый',
+  'день',
+  'спасибо',
+  'коллеги',
+  'хочу',
+  'хотим',
+  'хотел',
+  'хотела',
+  'нужно',
+  'надо',
+  'нужен',
+  'нужна',
+  'нужны',
+  'можно',
+  'могу',
+  'какой',
+  'какая',
+  'какие',
+  'какую',
+  'каком',
+  'каких',
+  'где',
+  'кто',
+  'куда',
+  'откуда',
+  'зачем',
+  'почему',
+  'сделать',
+  'делать',
+  'узнать',
+  'вопрос',
+  'есть',
+  'ли',
+  'please',
+  'how',
+  'what',
+  'where',
+  'who',
+  'the',
+  'a',
+  'an',
+  'is',
+  'are',
+  'do',
+  'does',
+  'to',
+  'of',
+  'in',
+  'for',
+]);
+
+const MAX_WORDS = 24;
+/** Trigram similarity above which a stored lexeme counts as the same word misspelled or inflected differently. */
+const MIN_SIMILARITY = 0.4;
+const MAX_EXPANSIONS = 3;
+/** Where a word matched: the title says most about a document, the body least. */
+const FIELD_FACTOR: Record<number, number> = { 3: 1, 2: 0.9, 1: 0.75, 0: 0 };
+/** Weight of a query word the knowledge base has never seen, as a share of the rarest word's weight. */
+const UNKNOWN_WORD_SHARE = 0.6;
+
+interface Form {
+  /** The stored lexeme as a tsquery literal. */
+  query: string;
+  /** 1 for the query's own lexeme, trigram similarity for a correction. */
+  factor: number;
+}
+
+interface Group {
+  forms: Form[];
+  weight: number;
+}
+
+interface Candidate {
+  id: string;
+  document_id: string;
+  rank: number;
+  levels: number[];
+}
+
+/** Query words: lowercase letters and digits, ё as е, fillers dropped, each once. */
+export function queryWords(query: string): string[] {
+  const words =
+    query
+      .toLowerCase()
+      .replaceAll('ё', 'е')
+      .match(/[\p{L}\p{N}]+/gu) ?? [];
+  return [...new Set(words.filter((w) => !FILLER.has(w)))].slice(0, MAX_WORDS);
+}
+
+const tsLiteral = (lexeme: string) => `'${lexeme.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
+
+/**
+ * Full-text search (`russian` configuration: stems, stop words) over title, headings, tags and text,
+ * with pg_trgm correcting words that stemming does not join (misspellings, irregular inflections).
+ *
+ * Score of a passage = the idf-weighted share of the query's words it contains, each word counted
+ * by where it matched (title > headings/tags > text) and how exactly (own lexeme 1, a trigram
+ * correction its similarity). A document scores as its best passage.
+ */
+export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly options: LexicalRetrieverOptions,
+  ) {}
+
+  async search(query: string, limit: number): Promise<KnowledgeHit[]> {
+    const started = performance.now();
+    try {
+      return await guardDatabase(() => this.run(query, limit));
+    } finally {
+      this.options.metrics?.searched((performance.now() - started) / 1000);
+    }
+  }
+
+  private async run(query: string, limit: number): Promise<KnowledgeHit[]> {
+    const words = queryWords(query);
+    if (words.length === 0) return [];
+    const groups = await this.groups(words);
+    const forms = [...new Set(groups.flatMap((g) => g.forms.map((f) => f.query)))];
+    if (forms.length === 0) return [];
+    const orQuery = forms.join(' | ');
+    const { rows } = await this.pool.query<Candidate>(
+      `with cand as (
+         select p.id, p.document_id, p.search, ts_rank('{0.2,0.5,0.8,1.0}', p.search, $1::tsquery) as rank
+           from knowledge.passages p where p.search @@ $1::tsquery
+          order by rank desc limit $3)
+       select c.id::text, c.document_id, c.rank::float8 as rank,
+              (select array_agg(case when c.search @@ (f || ':A')::tsquery then 3
+                                     when c.search @@ (f || ':B')::tsquery then 2
+                                     when c.search @@ f::tsquery then 1 else 0 end order by o)
+                 from unnest($2::text[]) with ordinality as x(f, o)) as levels
+         from cand c`,
+      [orQuery, forms, this.options.candidates ?? 200],
+    );
+    const position = new Map(forms.map((f, i) => [f, i]));
+    const total = groups.reduce((sum, g) => sum + g.weight, 0);
+    const best = new Map<string, { passageId: string; score: number; rank: number }>();
+    for (const row of rows) {
+      let covered = 0;
+      for (const group of groups) {
+        let match = 0;
+        for (const form of group.forms) {
+          const level = row.levels[position.get(form.query) ?? -1] ?? 0;
+          match = Math.max(match, form.factor * (FIELD_FACTOR[level] ?? 0));
+        }
+        covered += group.weight * match;
+      }
+      const score = total > 0 ? covered / total : 0;
+      const current = best.get(row.document_id);
+      if (!current || score > current.score || (score === current.score && row.rank > current.rank))
+        best.set(row.document_id, { passageId: row.id, score, rank: row.rank });
+    }
+    const top = [...best.entries()]
+      .filter(([, b]) => b.score >= this.options.minScore)
+      .sort(([, a], [, b]) => b.score - a.score || b.rank - a.rank)
+      .slice(0, limit);
+    if (top.length === 0) return [];
+    const details = await this.pool.query<{
+      id: string;
+      document_id: string;
+      title: string;
+      url: string | null;
+      heading_path: string;
+      text: string;
+      snippet: string;
+    }>(
+      `select p.id::text, p.document_id, d.title, d.url, p.heading_path, p.text,
+              ts_headline('russian', p.text, $2::tsquery,
+                          'MaxFragments=1, MinWords=12, MaxWords=30, StartSel=**, StopSel=**') as snippet
+         from knowledge.passages p join knowledge.documents d on d.id = p.document_id
+        where p.id = any($1::bigint[])`,
+      [top.map(([, b]) => b.passageId), orQuery],
+    );
+    const byPassage = new Map(details.rows.map((r) => [r.id, r]));
+    return top.flatMap(([documentId, b]) => {
+      const row = byPassage.get(b.passageId);
+      if (!row) return []; // deleted between the two queries
+      return [
+        {
+          id: documentId,
+          title: row.title,
+          url: row.url,
+          score: b.score,
+          snippet: row.snippet.replace(/\s+/g, ' ').trim(),
+          headingPath: row.heading_path,
+          text: row.text,
+        },
+      ];
+    });
+  }
+
+  /** Each query lexeme with its trigram corrections and an idf weight (BM25's). */
+  private async groups(words: string[]): Promise<Group[]> {
+    const { rows } = await this.pool.query<{
+      ord: number;
+      lexeme: string;
+      form: string | null;
+      sim: number | null;
+    }>(
+      `select w.ord::int as ord, l.lexeme, e.form, e.sim
+         from unnest($1::text[]) with ordinality as w(word, ord)
+        cross join lateral unnest(tsvector_to_array(to_tsvector('russian', w.word))) as l(lexeme)
+         left join lateral (
+           select k.lexeme as form, similarity(k.lexeme, l.lexeme)::float8 as sim
+             from knowledge.lexemes k
+            where length(l.lexeme) >= 4 and k.lexeme % l.lexeme
+            order by sim desc limit $2) e on true`,
+      [words, MAX_EXPANSIONS + 1],
+    );
+    const byLexeme = new Map<string, Map<string, number>>();
+    for (const row of rows) {
+      const forms = byLexeme.get(row.lexeme) ?? new Map<string, number>([[row.lexeme, 1]]);
+      if (row.form && row.sim !== null && row.sim >= MIN_SIMILARITY && !forms.has(row.form))
+        forms.set(row.form, row.sim);
+      byLexeme.set(row.lexeme, forms);
+    }
+    const allForms = [...new Set([...byLexeme.values()].flatMap((m) => [...m.keys()]))];
+    const stats = await this.pool.query<{ n: number; df: number[] }>(
+      `select (select count(*)::int from knowledge.passages) as n,
+              array(select (select count(*)::int from knowledge.passages p where p.search @@ f::tsquery)
+                      from unnest($1::text[]) with ordinality as x(f, o) order by o) as df`,
+      [allForms.map(tsLiteral)],
+    );
+    const n = stats.rows[0]?.n ?? 0;
+    const df = new Map(allForms.map((f, i) => [f, stats.rows[0]?.df[i] ?? 0]));
+    const idf = (count: number) => Math.log(1 + (n - count + 0.5) / (count + 0.5));
+    const groups: Group[] = [];
+    for (const [lexeme, formMap] of byLexeme) {
+      const known = [...formMap.entries()].filter(([form]) => (df.get(form) ?? 0) > 0);
+      const own = df.get(lexeme) ?? 0;
+      const weight =
+        own > 0
+          ? idf(own)
+          : known.length > 0
+            ? Math.max(...known.map(([form]) => idf(df.get(form) ?? 0)))
+            : UNKNOWN_WORD_SHARE * idf(0);
+      groups.push({ forms: known.map(([form, factor]) => ({ query: tsLiteral(form), factor })), weight });
+    }
+    return groups;
+  }
+}
