@@ -72,7 +72,12 @@ describe('crash safety under kills: 200 mails + 200 Telegram updates, 20 communi
   let secretary: Child | undefined;
   let communicator: CommunicatorProcess | undefined;
 
-  const spawnService = async (service: string, port: number, env: Record<string, string>): Promise<Child> => {
+  const spawnService = async (
+    service: string,
+    port: number,
+    env: Record<string, string>,
+    waitReady = true,
+  ): Promise<Child> => {
     const logs: string[] = [];
     const child = spawn('node', [dist(service)], {
       env: {
@@ -94,6 +99,7 @@ describe('crash safety under kills: 200 mails + 200 Telegram updates, 20 communi
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    if (!waitReady) return { child, exited, logs };
     await waitFor(
       async () => {
         if (child.exitCode !== null) throw new Error(`${service} exited: ${logs.join('').slice(-2000)}`);
@@ -105,12 +111,13 @@ describe('crash safety under kills: 200 mails + 200 Telegram updates, 20 communi
     return { child, exited, logs };
   };
 
-  const startSecretary = () =>
-    spawnService('secretary', secretaryPort, {
-      DATABASE_URL: db.url,
-      GUESSER_URL: guesserUrl,
-      SYSTEM_ANALYST_URL: analystUrl,
-    });
+  const startSecretary = (waitReady = true) =>
+    spawnService(
+      'secretary',
+      secretaryPort,
+      { DATABASE_URL: db.url, GUESSER_URL: guesserUrl, SYSTEM_ANALYST_URL: analystUrl },
+      waitReady,
+    );
 
   const communicatorEnv = () => ({
     DATABASE_URL: db.url,
@@ -209,18 +216,33 @@ describe('crash safety under kills: 200 mails + 200 Telegram updates, 20 communi
     return tgIds;
   };
 
+  /** Replied counts every 5 s while draining ("+30s 214"): where the time went, for the report. */
+  const timeline: string[] = [];
+
   /** Waits until all 2 × TOTAL messages of `tag` are replied; returns the seconds since `started`. */
   const drained = async (tag: string, started: number, timeoutMs: number): Promise<number> => {
-    await waitFor(async () => (await repliedCount(tag)) >= 2 * TOTAL, timeoutMs, 250).catch(
-      async (error: unknown) => {
-        const rows = await queryRows(
-          db.url,
-          `select channel, status, count(*)::int as n, max(last_error) as last_error from communicator.inbound
-           where request_text like '%[${tag}]%' group by channel, status`,
-        );
-        throw new Error(`${(error as Error).message}: ${JSON.stringify(rows)}`);
+    timeline.length = 0;
+    let nextSample = 0;
+    await waitFor(
+      async () => {
+        const n = await repliedCount(tag);
+        const t = (Date.now() - started) / 1000;
+        if (t >= nextSample) {
+          timeline.push(`+${Math.round(t)}s ${n}`);
+          nextSample = t + 5;
+        }
+        return n >= 2 * TOTAL;
       },
-    );
+      timeoutMs,
+      250,
+    ).catch(async (error: unknown) => {
+      const rows = await queryRows(
+        db.url,
+        `select channel, status, count(*)::int as n, max(last_error) as last_error from communicator.inbound
+         where request_text like '%[${tag}]%' group by channel, status`,
+      );
+      throw new Error(`${(error as Error).message}: ${JSON.stringify(rows)}; ${timeline.join(', ')}`);
+    });
     return (Date.now() - started) / 1000;
   };
 
@@ -241,26 +263,32 @@ describe('crash safety under kills: 200 mails + 200 Telegram updates, 20 communi
     const sentBefore = tg.sent.length;
     const started = Date.now();
     const load = deliverLoad('kill', 80_000);
+    // Random moments within the arrival window: the communicator's 20 in its first two thirds,
+    // then the secretary's 10. Each victim is replaced at once and killed at its moment wherever it
+    // is (serving, or still booting).
+    const window = ROUNDS * ROUND_MS;
+    const moments = (n: number, from: number, to: number) =>
+      Array.from({ length: n }, () => between(from, to)).sort((a, b) => a - b);
     let communicatorKills = 0;
     let secretaryKills = 0;
-    await sleep(1_000);
-    for (let k = 0; k < COMMUNICATOR_KILLS; k++) {
-      await sleep(between(300, 1_200));
+    for (const at of moments(COMMUNICATOR_KILLS, 1_000, window * 0.65)) {
+      await sleep(Math.max(0, started + at - Date.now()));
       const victim = communicator;
       expect(victim?.child.exitCode).toBeNull();
       await victim?.kill('SIGKILL');
       communicatorKills += 1;
-      communicator = await startCommunicator(communicatorEnv());
+      communicator = await startCommunicator(communicatorEnv(), { waitReady: false });
     }
-    for (let k = 0; k < SECRETARY_KILLS; k++) {
-      await sleep(between(300, 1_200));
+    for (const at of moments(SECRETARY_KILLS, window * 0.68, window * 0.95)) {
+      await sleep(Math.max(0, started + at - Date.now()));
       const victim = secretary;
       expect(victim?.child.exitCode).toBeNull();
       victim?.child.kill('SIGKILL');
       await victim?.exited;
       secretaryKills += 1;
-      secretary = await startSecretary();
+      secretary = await startSecretary(false);
     }
+    const killsOverAt = (Date.now() - started) / 1000;
     const tgIds = await load;
     const drainSeconds = await drained('kill', started, 150_000);
 
@@ -297,7 +325,8 @@ describe('crash safety under kills: 200 mails + 200 Telegram updates, 20 communi
         `mail ${mailsAnswered}/${TOTAL} answered, ${mailDuplicates} duplicates; ` +
         `telegram ${tgAnswered}/${TOTAL} answered, ${tgDuplicates} duplicates, ${ledger?.ambiguous_tg} counted ambiguous sends; ` +
         `${ledger?.quarantined} quarantined; ${ledger?.takeovers} rows taken over from dead owners; ` +
-        `drain ${drainSeconds.toFixed(1)} s vs ${baselineSeconds.toFixed(1)} s without kills (×${ratio.toFixed(2)})`,
+        `drain ${drainSeconds.toFixed(1)} s vs ${baselineSeconds.toFixed(1)} s without kills (×${ratio.toFixed(2)}); ` +
+        `last kill at +${killsOverAt.toFixed(0)} s; replied: ${timeline.join(', ')}`,
     );
     expect(communicatorKills).toBe(COMMUNICATOR_KILLS);
     expect(secretaryKills).toBe(SECRETARY_KILLS);
