@@ -1,5 +1,8 @@
-import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { CapturedLines, createLogger } from '@workemon/logger';
 import { createTestDatabase, queryRows, type TestDatabase } from '@workemon/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,21 +11,40 @@ import { InboundLedgerRepository } from '../src/data/inbound-ledger-repository.j
 import type { NewInboundRow } from '../src/data/schema.js';
 import { OwnershipLost } from '../src/domain/errors.js';
 import { runMigrations } from '../src/data/migrate.js';
+import { REPO_ROOT } from './support.js';
 
 const LEASE_MS = 300;
 const MAX_ATTEMPTS = 3;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The launcher's default database: PGlite (in memory here) served over the wire by pglite-socket. */
+/**
+ * The launcher's default database: PGlite served over the wire by pglite-socket, started by the
+ * launcher's own module in a child process (as `pnpm start` runs it).
+ */
 async function startPglite(): Promise<Pick<TestDatabase, 'url' | 'drop'>> {
-  const pglite = await PGlite.create();
-  const server = new PGLiteSocketServer({ db: pglite, port: 0, host: '127.0.0.1', maxConnections: 20 });
-  await server.start();
+  const dir = mkdtempSync(join(tmpdir(), 'wm-pglite-'));
+  const module = pathToFileURL(join(REPO_ROOT, 'packages', 'launcher', 'dist', 'embedded-postgres.js')).href;
+  const child = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `const { startEmbeddedPostgres } = await import(${JSON.stringify(module)});
+       const db = await startEmbeddedPostgres(${JSON.stringify(join(dir, 'data'))}, 0);
+       console.log(db.url);`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => resolve(chunk.toString().trim()));
+    child.once('exit', (code) => reject(new Error(`embedded PostgreSQL exited (${code})`)));
+  });
   return {
-    url: `postgres://postgres@${server.getServerConn()}/postgres?sslmode=disable`,
+    url,
     drop: async () => {
-      await server.stop();
-      await pglite.close();
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
