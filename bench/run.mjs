@@ -408,8 +408,9 @@ async function freeBasePort() {
       const s = net.createServer().once('error', () => ok(false));
       s.listen(port, '127.0.0.1', () => s.close(() => ok(true)));
     });
+  // Below the kernel's ephemeral range (32768+ here): a listen(0) elsewhere cannot take one meanwhile.
   for (let i = 0; i < 50; i++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const base = 10_000 + Math.floor(Math.random() * 20_000);
     let all = true;
     for (let k = 0; k < 4 && all; k++) all = await free(base + k);
     if (all) return base;

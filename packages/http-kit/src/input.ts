@@ -7,15 +7,25 @@ export function stripNul(value: string): string {
   return value.includes('\u0000') ? value.replaceAll('\u0000', '') : value;
 }
 
-function normalise(source: unknown): Record<string, unknown> {
+/** NUL bytes removed from every string, however deep (JSON bodies carry arrays and objects). */
+function withoutNul(value: unknown): unknown {
+  if (typeof value === 'string') return stripNul(value);
+  if (Array.isArray(value)) return value.map(withoutNul);
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutNul(v)]));
+  return value;
+}
+
+/** A repeated query parameter arrives as an array; in a JSON body an array is just a value. */
+function normalise(source: unknown, fromQuery: boolean): Record<string, unknown> {
   if (source === null || source === undefined) return {};
   if (typeof source !== 'object' || Array.isArray(source)) {
     throw AppError.badRequest('Request body must be a JSON object');
   }
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(source as Record<string, unknown>)) {
-    if (Array.isArray(value)) throw AppError.badRequest(`Parameter '${key}' must be given once`);
-    out[key] = typeof value === 'string' ? stripNul(value) : value;
+    if (fromQuery && Array.isArray(value)) throw AppError.badRequest(`Parameter '${key}' must be given once`);
+    out[key] = withoutNul(value);
   }
   return out;
 }
@@ -37,7 +47,7 @@ export function parseInput<S extends z.ZodType>(schema: S, req: Request): z.outp
       `Content-Type '${req.headers['content-type']}' is not supported: send application/json`,
     );
   }
-  const raw = isRead ? normalise(req.query) : normalise(req.body);
+  const raw = isRead ? normalise(req.query, true) : normalise(req.body, false);
   return parseValue(schema, raw);
 }
 

@@ -1,32 +1,14 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type FakeLlm, startFakeLlm, waitFor } from '@workemon/testkit';
+import { type FakeLlm, freePortBlock, startFakeLlm, waitFor } from '@workemon/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isPortFree } from '../src/preflight.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const launcher = join(root, 'packages/launcher/dist/main.js');
-
-async function isFree(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const srv = net.createServer();
-    srv.once('error', () => done(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => done(true)));
-  });
-}
-
-/** Five consecutive free ports, like 8000–8004 but out of the way of a running mesh. */
-async function freeBlock(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const free = await Promise.all([0, 1, 2, 3, 4].map((i) => isFree(base + i)));
-    if (free.every(Boolean)) return base;
-  }
-  throw new Error('no free port block');
-}
 
 describe('launcher (pnpm start)', () => {
   let llm: FakeLlm;
@@ -43,7 +25,7 @@ describe('launcher (pnpm start)', () => {
 
   it('when started from nothing with the embedded database, then one request flows through all three services and Ctrl-C stops everything cleanly', async () => {
     expect(existsSync(launcher), 'run `pnpm build` first').toBe(true);
-    const base = await freeBlock();
+    const base = await freePortBlock(5);
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -104,6 +86,7 @@ describe('launcher (pnpm start)', () => {
     ]);
     expect(code).toBe(0);
     expect(stderr).toContain('stopped cleanly');
-    for (const port of [base, base + 1, base + 2, base + 3, base + 4]) expect(await isFree(port)).toBe(true);
+    for (const port of [base, base + 1, base + 2, base + 3, base + 4])
+      expect(await isPortFree(port)).toBe(true);
   }, 150_000);
 });

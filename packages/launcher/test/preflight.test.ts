@@ -4,21 +4,13 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePortBlock } from '@workemon/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchMesh, type ServiceSpec } from '../src/mesh.js';
 import { isPortFree, lockDataDir, PreflightError } from '../src/preflight.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const launcher = join(root, 'packages/launcher/dist/main.js');
-
-async function freeBlock(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const free = await Promise.all([0, 1, 2, 3].map((i) => isPortFree(base + i)));
-    if (free.every(Boolean)) return base;
-  }
-  throw new Error('no free port block');
-}
 
 function occupy(port: number): Promise<net.Server> {
   return new Promise((done, fail) => {
@@ -67,7 +59,7 @@ describe('launcher preflight (a second pnpm start)', () => {
 
   it('when one of its ports is taken, then it exits non-zero within 10 s with one line naming the port, the process and LAUNCHER_BASE_PORT, and creates no data', async () => {
     expect(existsSync(launcher), 'run `pnpm build` first').toBe(true);
-    const base = await freeBlock();
+    const base = await freePortBlock(4);
     servers.push(await occupy(base + 2));
     const dataDir = join(tempDir(), 'data');
 
@@ -88,7 +80,7 @@ describe('launcher preflight (a second pnpm start)', () => {
   });
 
   it('when another live launcher holds the data directory, then it exits non-zero naming that pid and writes nothing there', async () => {
-    const base = await freeBlock();
+    const base = await freePortBlock(4);
     const dataDir = tempDir();
     writeFileSync(join(dataDir, 'launcher.lock'), String(process.pid));
 
@@ -137,7 +129,7 @@ describe('launcher restarts', () => {
   afterAll(() => rmSync(fakeRoot, { recursive: true, force: true }));
 
   it('when a service keeps exiting, then it is restarted a bounded number of times and the mesh reports a fatal error', async () => {
-    const base = await freeBlock();
+    const base = await freePortBlock(4);
     const lines: string[] = [];
     const services: ServiceSpec[] = [
       { name: 'flaky', dir: 'services/flaky', portOffset: 0, needsDatabase: false },

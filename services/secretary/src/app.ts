@@ -12,6 +12,7 @@ import type { Exchanges } from './exchanges.js';
 import type { FollowUps } from './follow-ups.js';
 import { createKnowledge, type Knowledge } from './knowledge.js';
 import { knowledgeRoutes } from './http/knowledge-routes.js';
+import { KnowledgeGrounding } from './domain/knowledge-grounding.js';
 import type { Clock, FollowUpKind } from './domain/ports.js';
 import { UserDirectoryUseCases } from './domain/user-directory-use-cases.js';
 import type { GuesserClient } from './clients/guesser-client.js';
@@ -70,6 +71,7 @@ export function createApp(deps: AppDeps): Express {
   const upstreamBudget = 2 * config.UPSTREAM_TIMEOUT_MS;
   const followUpWorker = deps.followUps?.worker;
   const knowledge = deps.knowledge ?? createKnowledge(config, database, metrics, logger);
+  const grounding = new KnowledgeGrounding(knowledge.retriever, knowledge.store, config.KNOWLEDGE_PASSAGES);
   const analyze = new AnalyzeRequestUseCase({
     store: exchanges,
     requesters: exchanges,
@@ -90,6 +92,10 @@ export function createApp(deps: AppDeps): Express {
     ...(followUpWorker && deps.followUps
       ? { followUps: { ...deps.followUps.policy, kick: () => followUpWorker.kick() } }
       : {}),
+    knowledge: {
+      ground: (request, context) => grounding.ground(request, context),
+      answered: knowledge.answered,
+    },
     ...(deps.clock ? { clock: deps.clock } : {}),
   });
 

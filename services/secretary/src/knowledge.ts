@@ -5,7 +5,7 @@ import type { Config } from './config.js';
 import type { DatabaseHandle } from './data/db.js';
 import { KnowledgeRepository } from './data/knowledge-repository.js';
 import { LexicalKnowledgeRetriever } from './data/lexical-knowledge-retriever.js';
-import type { KnowledgeRetriever } from './domain/knowledge-ports.js';
+import type { KnowledgeRetriever, KnowledgeStorePort } from './domain/knowledge-ports.js';
 import { KnowledgeUseCases } from './domain/knowledge-use-cases.js';
 import { createKnowledgeMetrics } from './knowledge-metrics.js';
 
@@ -20,6 +20,7 @@ export type KnowledgeConfig = Pick<
 export interface Knowledge {
   useCases: KnowledgeUseCases;
   retriever: KnowledgeRetriever;
+  store: KnowledgeStorePort;
   /** Observes how many documents each answer rests on. */
   answered(sources: number): void;
   /** The directory the file sync reads: KNOWLEDGE_DIR, or the example pack when unset. */
@@ -38,8 +39,9 @@ export function createKnowledge(
     minScore: config.KNOWLEDGE_MIN_SCORE,
     metrics: knowledgeMetrics,
   });
+  const store = new KnowledgeRepository(database.pool);
   const useCases = new KnowledgeUseCases({
-    store: new KnowledgeRepository(database.pool),
+    store,
     retriever,
     metrics: knowledgeMetrics,
     logger,
@@ -48,6 +50,7 @@ export function createKnowledge(
   return {
     useCases,
     retriever,
+    store,
     answered: knowledgeMetrics.answered,
     directory: config.KNOWLEDGE_DIR ?? EXAMPLE_KNOWLEDGE_DIR,
   };

@@ -51,6 +51,7 @@ class MemoryStore implements ExchangeStorePort {
       action: null,
       question: null,
       response: null,
+      sources: null,
       channel: e.channel,
       messageId: e.messageId,
     });

@@ -8,6 +8,7 @@ import {
   analystAnswer,
   enoughContext,
   type FakeUpstream,
+  notEnoughContext,
   startFakeUpstream,
 } from './support/fake-upstream.js';
 import { type RunningSecretary, startSecretary } from './support/secretary.js';
@@ -218,6 +219,85 @@ describe.each(DATABASE_KINDS)('knowledge base on %s', (kind) => {
         'knowledge_search_duration_seconds',
       );
       expect(metrics).toMatch(/knowledge_search_duration_seconds_count\{[^}]*\} [1-9]/);
+    });
+  });
+
+  describe('grounded answers', () => {
+    const passedIds = () =>
+      ((analyst.calls.at(-1)?.body.passages ?? []) as { id: string }[]).map((p) => p.id);
+
+    it('when documents match the request, then the analyst gets their passages and the answer cites exactly them', async () => {
+      guesser.reset();
+      analyst.reset();
+      guesser.enqueue(enoughContext('Сотрудник хочет видеть отклонённые авторизации по картам.'));
+      // The model cites an id nobody passed: it must not become a source.
+      analyst.enqueue(analystAnswer('Смотрите куб авторизаций [auth-cube] и [invented-doc].'));
+      const messageId = `<grounded-${kind}@test>`;
+      const res = await secretary.analyze({
+        channel: 'email',
+        username: 'grounded_user',
+        request: 'Где посмотреть отклонённые авторизации по картам?',
+        message_id: messageId,
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      const passed = passedIds();
+      expect(passed[0]).toBe('auth-cube');
+      const passages = analyst.calls.at(-1)?.body.passages as { id: string; title: string; text: string }[];
+      expect(passages[0]?.text).toContain('авторизац');
+      const sources = res.body.sources as { id: string; title: string; url?: string }[];
+      expect(sources.map((s) => s.id)).toEqual(passed);
+      expect(sources[0]).toEqual({
+        id: 'auth-cube',
+        title: CORPUS['auth-cube']?.title,
+        url: 'https://wiki.example/auth-cube',
+      });
+      expect(sources.map((s) => s.id)).not.toContain('invented-doc');
+
+      const history = await secretary.call('/history?username=grounded_user');
+      const item = (history.body.items as { sources: unknown; latency_ms: Record<string, number> }[])[0];
+      expect(item?.sources).toEqual(sources);
+      expect(item?.latency_ms.knowledge_ms).toBeGreaterThanOrEqual(0);
+
+      // A repeat of the message replays the stored answer with the same sources, without calling the analyst.
+      const calls = analyst.calls.length;
+      const replay = await secretary.analyze({
+        channel: 'email',
+        username: 'grounded_user',
+        request: 'Где посмотреть отклонённые авторизации по картам?',
+        message_id: messageId,
+      });
+      expect(replay.body).toMatchObject({ replayed: true, sources });
+      expect(analyst.calls.length).toBe(calls);
+
+      const histogram = await secretary.metrics.registry.getSingleMetricAsString('knowledge_answer_sources');
+      expect(histogram).toMatch(/knowledge_answer_sources_count\{[^}]*\} [1-9]/);
+    });
+
+    it('when nothing in the knowledge base covers the request, then the analyst is told so and the answer says it honestly', async () => {
+      guesser.reset();
+      analyst.reset();
+      guesser.enqueue(enoughContext('Сотрудник спрашивает, где пообедать рядом с офисом.'));
+      analyst.enqueue(analystAnswer('Попробуйте столовую на первом этаже.'));
+      const res = await secretary.analyze({
+        channel: 'direct',
+        username: 'hungry_user',
+        request: 'Где вкусно пообедать рядом с офисом?',
+      });
+      expect(res.status).toBe(200);
+      expect(analyst.calls.at(-1)?.body.passages).toEqual([]);
+      expect(res.body.sources).toEqual([]);
+      expect(res.body.response).toContain('Попробуйте столовую');
+      expect(res.body.response).toContain('В базе знаний не нашлось документов');
+    });
+
+    it('when the guesser asks a clarifying question, then the knowledge base is not searched and there are no sources', async () => {
+      guesser.reset();
+      analyst.reset();
+      guesser.enqueue(notEnoughContext());
+      const res = await secretary.analyze({ channel: 'tg', username: 'vague_user', request: 'куб' });
+      expect(res.body.action).toBe('уточнить');
+      expect(res.body).not.toHaveProperty('sources');
+      expect(analyst.calls).toHaveLength(0);
     });
   });
 

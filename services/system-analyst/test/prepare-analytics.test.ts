@@ -83,6 +83,66 @@ describe('system-analyst /prepare-analititcs', () => {
     expect(system).toContain('"action"');
   });
 
+  it('when knowledge passages are passed, then they reach the model with their ids inside the data block, with the grounding rules', async () => {
+    llm.enqueue({ json: { is_enough: true, response: 'Смотрите куб авторизаций [authorizations-cube]' } });
+    const res = await fetch(`${url}/prepare-analytics`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        ...input,
+        passages: [
+          {
+            id: 'authorizations-cube',
+            title: 'Куб авторизаций',
+            heading: 'Владелец',
+            text: 'Владелец — Ирина Ковалёва.',
+          },
+        ],
+      }),
+    });
+    expect(res.status).toBe(200);
+    const system = llm.calls[0]!.messages[0]!.content;
+    const user = llm.calls[0]!.messages.at(-1)!.content;
+    expect(system).toContain('База знаний организации');
+    expect(system).toContain('не придумывай');
+    // The passage sits between the knowledge block's own markers, after the request's block.
+    expect(user).toMatch(
+      /<<<KNOWLEDGE_\w+\n\[authorizations-cube\] Куб авторизаций › Владелец\nВладелец — Ирина Ковалёва\.\nKNOWLEDGE_\w+>>>/,
+    );
+  });
+
+  it('when the knowledge base found nothing, then the model is told so and still gets the grounding rules', async () => {
+    llm.enqueue({ json: { is_enough: true, response: 'В базе знаний нет сведений' } });
+    await fetch(`${url}/prepare-analytics`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...input, passages: [] }),
+    });
+    expect(llm.calls[0]!.messages[0]!.content).toContain('База знаний организации');
+    expect(llm.calls[0]!.messages.at(-1)!.content).toContain('ничего не найдено');
+  });
+
+  it('when no knowledge is passed (an older secretary), then the prompt has no knowledge block', async () => {
+    llm.enqueue({ json: { is_enough: true, response: 'ok' } });
+    await fetch(`${url}/prepare-analytics`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(input),
+    });
+    expect(llm.calls[0]!.messages[0]!.content).not.toContain('База знаний организации');
+    expect(llm.calls[0]!.messages.at(-1)!.content).not.toContain('KNOWLEDGE_');
+  });
+
+  it('when passages are malformed, then 400 names passages', async () => {
+    const res = await fetch(`${url}/prepare-analytics`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...input, passages: 'куб' }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toContain("'passages'");
+  });
+
   it('when the model invents an action outside the enum, then it is dropped', async () => {
     llm.enqueue({ json: { is_enough: true, response: 'Совет', action: 'удалить базу данных' } });
     const body = (await (

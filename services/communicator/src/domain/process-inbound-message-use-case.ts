@@ -55,10 +55,14 @@ const HOUR_MS = 3_600_000;
 /** The ledger's reason for a message an operator answers by hand (the console tells these from problems). */
 export const HELD_FOR_OPERATOR = 'held for an operator: the conversation is taken over';
 
-/** The text the person receives: the clarifying question, or the answer. */
+/** The text the person receives: the clarifying question, or the answer ending with the documents it rests on. */
 export function replyText(answer: AnalysisResponse): string {
   const primary = answer.action === ACTION_CLARIFY ? answer.question : answer.response;
-  return (primary.trim() || answer.response.trim() || answer.question.trim()).trim();
+  const text = (primary.trim() || answer.response.trim() || answer.question.trim()).trim();
+  const sources = answer.action === ACTION_CLARIFY ? [] : (answer.sources ?? []);
+  if (sources.length === 0) return text;
+  const lines = sources.map((s) => `— ${s.title}${s.url ? ` (${s.url})` : ''}`);
+  return `${text}\n\nИсточники:\n${lines.join('\n')}`;
 }
 
 /** Message ids longer than the secretary's limit are hashed, keeping them stable. */

@@ -138,6 +138,7 @@ export class ExchangeRepository implements ExchangeStorePort, ExchangeLeaseStore
         action: row.action,
         question: row.question,
         response: row.response,
+        sources: row.sources ?? null,
       };
     });
   }
@@ -296,6 +297,7 @@ export class ExchangeRepository implements ExchangeStorePort, ExchangeLeaseStore
       promptVersion: record.promptVersion === null ? null : storableText(record.promptVersion),
       tokenUsage: storableJson(record.tokenUsage),
       tokensTotal: record.tokensTotal,
+      sources: record.sources,
     };
     let requestId: number;
     if (target.kind === 'unclaimed') {
@@ -408,6 +410,7 @@ export class ExchangeRepository implements ExchangeStorePort, ExchangeLeaseStore
         latency_ms: (row.latencyMs as Record<string, number> | null) ?? null,
         model: row.model,
         tokens_total: row.tokensTotal,
+        sources: row.sources ?? null,
         jira_issue: jiraByRequest.get(row.id) ?? null,
       }));
       return { items, next_cursor };

@@ -56,6 +56,7 @@ export const conversations = secretary.table(
 export interface StageLatency {
   guesser_ms?: number;
   analyst_ms?: number;
+  knowledge_ms?: number;
   total_ms?: number;
 }
 

@@ -8,12 +8,14 @@ import {
   type AnalyzeRequestInput,
   type ContextResponse,
   type LlmUsage,
+  type Source,
 } from '@workemon/contracts';
 import { AppError } from '@workemon/errors';
 import { type Logger, truncateForLog } from '@workemon/logger';
 import { ACTION_DEPARTMENT_MAIL, ACTION_JIRA_TASK, chooseAction } from './action-policy.js';
 import { jiraTaskPayload } from './create-jira-task-use-case.js';
 import { KeyedSerializer } from './keyed-serializer.js';
+import { type Grounding, type KnowledgeGroundingPort, NO_KNOWLEDGE_NOTE } from './knowledge-grounding.js';
 import { departmentMailPayload, escalationPayload } from './notify-through-communicator.js';
 import { ESCALATION_RESPONSE, threadWithAnswer, threadWithQuestion } from './clarification-thread.js';
 import type { ExchangeOwnership } from './exchange-ownership.js';
@@ -58,6 +60,8 @@ export interface AnalyzeRequestDeps {
   operatorHold?: OperatorHoldPort;
   /** Work stored with the exchange and done after it (see follow-ups.ts); absent: none configured. */
   followUps?: FollowUpPolicy & { kick(): void };
+  /** Knowledge passages for the analyst (see knowledge-grounding.ts); absent: answers are not grounded. */
+  knowledge?: KnowledgeGroundingPort & { answered(sources: number): void };
   clock?: Clock;
 }
 
@@ -235,6 +239,7 @@ export class AnalyzeRequestUseCase {
       let action: Action;
       let question = '';
       let response = '';
+      let sources: Source[] | null = null;
       if (!context.is_enough) {
         if (active && active.clarifications >= policy.maxClarifications) {
           action = ACTION_ESCALATE;
@@ -260,9 +265,22 @@ export class AnalyzeRequestUseCase {
         }
       } else {
         t = performance.now();
-        analytics = await analyst.prepareAnalytics({ context: analystContext(context, attributes), request });
+        const grounding = await this.ground(request, context.response, input.username);
+        if (grounding) latency.knowledge_ms = Math.round(performance.now() - t);
+        sources = grounding?.sources ?? null;
+        t = performance.now();
+        analytics = await analyst.prepareAnalytics({
+          context: analystContext(context, attributes),
+          request,
+          ...(grounding ? { passages: grounding.passages } : {}),
+        });
         latency.analyst_ms = Math.round(performance.now() - t);
-        response = storableText(analytics.response);
+        // Nothing relevant in the knowledge base: the answer says so, whatever the model wrote.
+        response = storableText(
+          grounding?.sources.length === 0
+            ? `${analytics.response}\n\n${NO_KNOWLEDGE_NOTE}`
+            : analytics.response,
+        );
         action = chooseAction(input.channel, analytics.action);
         if (active) change = { kind: 'close', id: active.id, status: 'resolved' };
       }
@@ -280,6 +298,7 @@ export class AnalyzeRequestUseCase {
         response,
         latencyMs: latency,
         ...llmBookkeeping(context, analytics),
+        sources,
       };
       record.followUps = this.followUpsFor(action, {
         channel: input.channel,
@@ -300,6 +319,7 @@ export class AnalyzeRequestUseCase {
       });
       conversationId = stored.conversationId;
       this.deps.metrics.analysed(input.channel, action, context.is_enough);
+      if (sources) this.deps.knowledge?.answered(sources.length);
       if (record.followUps?.length) this.deps.followUps?.kick();
       // At debug: the access log line (info) carries channel, action and conversation already.
       logger.debug('request analysed', {
@@ -321,6 +341,7 @@ export class AnalyzeRequestUseCase {
         ...(traceId ? { request_id: traceId } : {}),
         ...(conversationId ? { conversation_id: conversationId } : {}),
         replayed: false,
+        ...(sources ? { sources } : {}),
       };
     } catch (error) {
       latency.total_ms = Math.round(performance.now() - started);
@@ -387,6 +408,21 @@ export class AnalyzeRequestUseCase {
     return [];
   }
 
+  /** Knowledge for the analyst; a failing search is logged and the answer goes on without it. */
+  private async ground(request: string, context: string, username: string): Promise<Grounding | undefined> {
+    const knowledge = this.deps.knowledge;
+    if (!knowledge) return undefined;
+    try {
+      return await knowledge.ground(request, context);
+    } catch (error) {
+      this.deps.logger.warn(`knowledge search failed; answering without it: ${(error as Error).message}`, {
+        event: { action: 'knowledge-search', outcome: 'failure' },
+        user: { name: username },
+      });
+      return undefined;
+    }
+  }
+
   private isAlive(conversation: OpenConversation): boolean {
     return this.now().getTime() - conversation.updatedAt.getTime() < this.deps.policy.clarificationTtlMs;
   }
@@ -402,6 +438,7 @@ function replayResponse(stored: StoredExchange): AnalysisResponse {
     ...(stored.traceId ? { request_id: stored.traceId } : {}),
     ...(stored.conversationId ? { conversation_id: stored.conversationId } : {}),
     replayed: true,
+    ...(stored.sources ? { sources: stored.sources } : {}),
   };
 }
 

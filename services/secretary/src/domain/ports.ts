@@ -9,6 +9,7 @@ import type {
   PrepareAnalyticsInput,
   SendMessageInput,
   SendMessageResult,
+  Source,
   User,
 } from '@workemon/contracts';
 
@@ -34,6 +35,7 @@ export interface RequesterLookupPort {
 export interface StageLatency {
   guesser_ms?: number;
   analyst_ms?: number;
+  knowledge_ms?: number;
   total_ms?: number;
 }
 
@@ -57,6 +59,8 @@ export interface StoredExchange {
   action: string | null;
   question: string | null;
   response: string | null;
+  /** Knowledge documents the answer rested on (null: stored before the knowledge base, or a clarification). */
+  sources: Source[] | null;
 }
 
 export interface OpenConversation {
@@ -147,6 +151,8 @@ export interface ExchangeRecord {
   promptVersion: string | null;
   tokenUsage: Record<string, unknown> | null;
   tokensTotal: number | null;
+  /** Knowledge documents passed to the analyst; null when the analyst was not asked. */
+  sources: Source[] | null;
 }
 
 export interface FailureRecord {

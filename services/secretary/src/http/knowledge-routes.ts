@@ -4,7 +4,7 @@ import {
   KnowledgeIdSchema,
   KnowledgeSearchQuerySchema,
 } from '@workemon/contracts';
-import { parseInput, parseValue, stripNul } from '@workemon/http-kit';
+import { parseInput, parseValue } from '@workemon/http-kit';
 import { Router } from 'express';
 import type { KnowledgeUseCases } from '../domain/knowledge-use-cases.js';
 
@@ -25,8 +25,7 @@ export function knowledgeRoutes(useCases: KnowledgeUseCases): Router {
   });
   router.put('/knowledge/documents/:id', async (req, res) => {
     const id = idOf(req.params.id);
-    // parseValue, not parseInput: `tags` is an array, which parseInput refuses (it guards query strings).
-    const input = parseValue(KnowledgeDocumentInputSchema, withoutNul(req.body ?? {}));
+    const input = parseInput(KnowledgeDocumentInputSchema, req);
     const { outcome, document } = await useCases.put(id, input);
     res.status(outcome === 'created' ? 201 : 200).json({ ...document, outcome });
   });
@@ -35,13 +34,4 @@ export function knowledgeRoutes(useCases: KnowledgeUseCases): Router {
     res.status(204).end();
   });
   return router;
-}
-
-/** NUL bytes never reach Postgres. */
-function withoutNul(value: unknown): unknown {
-  if (typeof value === 'string') return stripNul(value);
-  if (Array.isArray(value)) return value.map(withoutNul);
-  if (value && typeof value === 'object')
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutNul(v)]));
-  return value;
 }

@@ -1,7 +1,12 @@
 import { ActionSchema, type AnalyticsResponse, type PrepareAnalyticsInput } from '@workemon/contracts';
 import type { LlmClient } from '@workemon/llm';
 import { type Logger, truncateForLog } from '@workemon/logger';
-import { AnalyticsVerdictSchema, buildUserMessage, VERDICT_FORMAT } from './analytics-prompt.js';
+import {
+  AnalyticsVerdictSchema,
+  buildUserMessage,
+  KNOWLEDGE_RULES,
+  VERDICT_FORMAT,
+} from './analytics-prompt.js';
 
 export interface PrepareAnalyticsDeps {
   llm: () => LlmClient;
@@ -16,7 +21,7 @@ export async function prepareAnalyticsUseCase(
   input: PrepareAnalyticsInput,
 ): Promise<AnalyticsResponse> {
   const result = await deps.llm().completeJson(AnalyticsVerdictSchema, {
-    system: `${deps.systemPrompt}\n\n${VERDICT_FORMAT}`,
+    system: `${deps.systemPrompt}\n\n${VERDICT_FORMAT}${input.passages ? `\n\n${KNOWLEDGE_RULES}` : ''}`,
     user: buildUserMessage(input),
   });
   const proposed = result.data.action ? ActionSchema.safeParse(result.data.action.trim()) : undefined;
