@@ -3,7 +3,7 @@
 #   setup-test-peers.sh --check    say what is missing (exit 1 if anything is); changes nothing
 #   setup-test-peers.sh            (`pnpm test:setup`) install what is missing and start PostgreSQL
 # Installs, with apt (needs root or sudo): dovecot-imapd (IMAP), prometheus, prometheus-blackbox-exporter,
-# openssl. Starts the local PostgreSQL cluster if it exists but is down (unless TEST_DATABASE_URL is set).
+# openssl, chromium (the console's browser tests drive it with playwright-core; no browser download). Starts the local PostgreSQL cluster if it exists but is down (unless TEST_DATABASE_URL is set).
 # It never stops a process: the tests start their own dovecot, prometheus and blackbox exporter on free
 # ports, and a policy-rc.d that exits 101 keeps apt from starting the packages' system daemons.
 set -euo pipefail
@@ -13,6 +13,7 @@ command -v dovecot >/dev/null 2>&1 && command -v doveadm >/dev/null 2>&1 || need
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-blackbox-exporter >/dev/null 2>&1 || need+=(prometheus-blackbox-exporter)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 postgres_ok() {
   [ -n "${TEST_DATABASE_URL:-}" ] || pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null
@@ -53,4 +54,4 @@ if [ -z "${TEST_DATABASE_URL:-}" ]; then
   fi
   pg_isready -h 127.0.0.1 -p 5432 || { echo "[test:setup] PostgreSQL is not reachable at 127.0.0.1:5432 (set TEST_DATABASE_URL)"; exit 1; }
 fi
-echo "[test:setup] peers ready: $(dovecot --version 2>/dev/null | head -1 | cut -d' ' -f1) dovecot, $(prometheus --version 2>&1 | head -1 | awk '{print $3}') prometheus"
+echo "[test:setup] peers ready: $(dovecot --version 2>/dev/null | head -1 | cut -d' ' -f1) dovecot, $(prometheus --version 2>&1 | head -1 | awk '{print $3}') prometheus, $(chromium --version 2>/dev/null | awk '{print $2}') chromium"

@@ -15,8 +15,8 @@ import { SERVICES } from './support/repo.js';
 
 /**
  * The whole mesh as processes (built dist/), scraped and probed by real Prometheus + blackbox_exporter
- * configured from the repository's prometheus.yml / blackbox.yml. Needs `pnpm build` first; skipped —
- * with the reason printed — only while a service is not built yet.
+ * configured from the repository's prometheus.yml / blackbox.yml. The test run's global setup builds
+ * dist/; skipped — with the reason printed — only when a service has no dist/ after all.
  */
 // OPS_MESH_ONLY=secretary,guesser (development only) runs a subset; CI always runs all four.
 const CHOSEN = SERVICES.filter(

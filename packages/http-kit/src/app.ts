@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { DATABASE_UNAVAILABLE, describeDatabaseError, isConnectionError } from '@workemon/db';
 import { AppError, isAppError, toErrorResponse } from '@workemon/errors';
 import { currentRequestId, type Logger, redactText, requestContext } from '@workemon/logger';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Router } from 'express';
@@ -182,6 +183,12 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
       (err as BodyParserError).status! < 500
     ) {
       appError = new AppError('BAD_REQUEST', (err as Error).message);
+    } else if (isConnectionError(err)) {
+      // The same outage answers the same everywhere: 503 + Retry-After, never a 500.
+      appError = AppError.unavailable(DATABASE_UNAVAILABLE, {
+        cause: describeDatabaseError(err),
+        retryAfterSeconds: 5,
+      });
     } else {
       appError = AppError.internal('Internal server error', err);
     }

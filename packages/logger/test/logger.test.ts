@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CapturedLines, createLogger, redactText, runWithRequestId } from '../src/index.js';
+import { CapturedLines, CoalescingWriter, createLogger, redactText, runWithRequestId } from '../src/index.js';
 
 describe('logger', () => {
   it('when a line is logged inside a request context, then it is ECS JSON with service fields and trace.id', () => {
@@ -60,5 +60,47 @@ describe('logger', () => {
 
   it('when text contains a DSN password, then redactText masks only the password', () => {
     expect(redactText('postgres://app:s3cret@db/x')).toBe('postgres://app:[REDACTED]@db/x');
+  });
+});
+
+describe('CoalescingWriter (stdout)', () => {
+  it('when several lines are logged in one turn of the event loop, then they leave in one write, in order', async () => {
+    const writes: string[] = [];
+    const writer = new CoalescingWriter({ write: (chunk: string) => writes.push(chunk) });
+    const logger = createLogger({ service: 'ai-test', version: '1', stream: writer });
+    for (let i = 0; i < 5; i++) logger.info(`line ${i}`);
+    expect(writes).toHaveLength(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).toHaveLength(1);
+    const messages = writes[0]!
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { message: string }).message);
+    expect(messages).toEqual(['line 0', 'line 1', 'line 2', 'line 3', 'line 4']);
+    logger.info('later');
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).toHaveLength(2);
+  });
+
+  it('when the process exits before the next turn, then the buffered lines are written synchronously', async () => {
+    const { mkdtempSync, openSync, readFileSync, closeSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const file = join(mkdtempSync(join(tmpdir(), 'wm-log-')), 'out.log');
+    const fd = openSync(file, 'w');
+    const writer = new CoalescingWriter({ write: () => undefined }, fd);
+    writer.write('{"message":"last words"}\n');
+    writer.flushSync(); // what process.once('exit') runs
+    closeSync(fd);
+    expect(readFileSync(file, 'utf8')).toBe('{"message":"last words"}\n');
+  });
+
+  it('when more than the buffer limit is pending, then it is written at once', () => {
+    const writes: string[] = [];
+    const writer = new CoalescingWriter({ write: (chunk: string) => writes.push(chunk) }, undefined, 10);
+    writer.write('0123456789abc\n');
+    expect(writes).toEqual(['0123456789abc\n']);
   });
 });

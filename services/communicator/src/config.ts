@@ -6,6 +6,8 @@ export const configSchema = z
   .object({
     ...baseServiceConfig(8003),
     DATABASE_URL: z.string().min(1, 'is required (postgres://…)'),
+    /** Unset: COMMUNICATOR_CONCURRENCY + 5 (at least 10), so every ledger worker has a connection. */
+    DATABASE_POOL_MAX: z.coerce.number().int().positive().optional(),
     SECRETARY_URL: httpUrl('http://localhost:8000'),
     SECRETARY_TIMEOUT_MS: positiveInt(120_000),
 

@@ -42,7 +42,7 @@ async function main(config: Config, logger: Logger): Promise<void> {
   const database = createDatabase(
     config.DATABASE_URL,
     logger,
-    Math.max(10, config.COMMUNICATOR_CONCURRENCY + 5),
+    config.DATABASE_POOL_MAX ?? Math.max(10, config.COMMUNICATOR_CONCURRENCY + 5),
   );
   const ledger = new InboundLedgerRepository(database.db);
   const checkpoints = new CheckpointRepository(database.db);

@@ -29,13 +29,9 @@ const PRE_EXISTING = [
 const SEEN_IDS = PRE_EXISTING.filter((m) => m.seen).map((m) => m.messageId);
 const UNSEEN_IDS = PRE_EXISTING.filter((m) => !m.seen).map((m) => m.messageId);
 const ALL_IDS = PRE_EXISTING.map((m) => m.messageId);
-/** The quiet period after the expected replies in which no further reply may appear. */
-const SETTLE_MS = 2_000;
 
 const question = (messageId: string, body = `Вопрос ${messageId}`) =>
   mail({ from: 'client@example.test', subject: `Вопрос ${messageId}`, body, messageId });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Peers = MailPeers;
 const startPeers = startMailPeers;
@@ -78,6 +74,36 @@ async function checkpoint(db: TestDatabase): Promise<{ uidvalidity: number; last
     `select uidvalidity, last_uid from communicator.checkpoints where key like 'imap:%'`,
   );
   return row ? { uidvalidity: Number(row.uidvalidity), lastUid: Number(row.last_uid) } : undefined;
+}
+
+/** UIDs of every INBOX message, from Dovecot's own storage. */
+function allUids(dovecot: Dovecot): number[] {
+  return dovecot
+    .doveadm('search', '-u', USER, 'mailbox', 'INBOX', 'ALL')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => Number(line.trim().split(/\s+/)[1]));
+}
+
+/**
+ * Waits until nothing more can be answered, instead of waiting a while and hoping: the checkpoint
+ * stands at the mailbox's newest UID (every mail was fetched or passed over) and every ledger row is
+ * finished. A reply always needs a ledger row first, so the rows then are all the replies there will be.
+ */
+async function settled(db: TestDatabase, dovecot: Dovecot): Promise<void> {
+  await waitFor(
+    async () => {
+      const top = Math.max(0, ...allUids(dovecot));
+      const [open] = await queryRows<{ n: string }>(
+        db.url,
+        `select count(*) as n from communicator.inbound
+          where channel = 'email' and status not in ('replied', 'skipped', 'quarantined')`,
+      );
+      return ((await checkpoint(db))?.lastUid ?? 0) >= top && Number(open?.n) === 0;
+    },
+    20_000,
+    100,
+  );
 }
 
 async function ledgerIds(db: TestDatabase): Promise<string[]> {
@@ -152,7 +178,7 @@ describe('first start with the default (IMAP_FIRST_START unset = unseen) against
     const { sink, secretary, db, dovecot } = peers as Peers;
     const replies = await sink.waitForCount(UNSEEN_IDS.length, 20_000);
     await waitFor(async () => (await checkpoint(db))?.lastUid === PRE_EXISTING.length, 10_000);
-    await sleep(SETTLE_MS);
+    await settled(db, dovecot);
 
     expect(sorted(replies.map((r) => r.inReplyTo))).toEqual(sorted(UNSEEN_IDS));
     expect(sink.messages).toHaveLength(UNSEEN_IDS.length);
@@ -165,7 +191,7 @@ describe('first start with the default (IMAP_FIRST_START unset = unseen) against
   });
 
   it('when a person reads a new mail before the communicator fetches it (restart), then it is still answered: \\Seen counts only on the first start', async () => {
-    const { sink, dovecot } = peers as Peers;
+    const { sink, dovecot, db } = peers as Peers;
     sink.clear();
     await communicator?.kill();
     await dovecot.deliver(USER, question('<read-while-down@example.test>'));
@@ -174,7 +200,7 @@ describe('first start with the default (IMAP_FIRST_START unset = unseen) against
 
     const [reply] = await sink.waitForCount(1, 20_000);
     expect(reply?.inReplyTo).toBe('<read-while-down@example.test>');
-    await sleep(SETTLE_MS);
+    await settled(db, dovecot);
     expect(sink.messages.map((m) => m.inReplyTo)).toEqual(['<read-while-down@example.test>']);
   }, 40_000);
 
@@ -187,7 +213,7 @@ describe('first start with the default (IMAP_FIRST_START unset = unseen) against
 
     const [reply] = await sink.waitForCount(1, 20_000);
     expect(reply?.inReplyTo).toBe('<after-resync@example.test>');
-    await sleep(SETTLE_MS);
+    await settled(db, dovecot);
     expect(sink.messages.map((m) => m.inReplyTo)).toEqual(['<after-resync@example.test>']);
     expect(secretary.calls.slice(callsBefore).map((c) => c.message_id)).toEqual([
       '<after-resync@example.test>',
@@ -226,7 +252,7 @@ describe('first start with IMAP_FIRST_START=none against a mailbox with history'
 
     const [reply] = await sink.waitForCount(1, 20_000);
     expect(reply?.inReplyTo).toBe('<after-start@example.test>');
-    await sleep(SETTLE_MS);
+    await settled(db, dovecot);
     expect(sink.messages.map((m) => m.inReplyTo)).toEqual(['<after-start@example.test>']);
     expect(secretary.calls.map((c) => c.message_id)).toEqual(['<after-start@example.test>']);
     expect(await ledgerIds(db)).toEqual(['<after-start@example.test>']);
@@ -243,7 +269,7 @@ describe('first start with IMAP_FIRST_START=none against a mailbox with history'
 
     const [reply] = await sink.waitForCount(1, 20_000);
     expect(reply?.inReplyTo).toBe('<after-resync@example.test>');
-    await sleep(SETTLE_MS);
+    await settled(db, dovecot);
     expect(sink.messages.map((m) => m.inReplyTo)).toEqual(['<after-resync@example.test>']);
     expect(secretary.calls.slice(callsBefore).map((c) => c.message_id)).toEqual([
       '<after-resync@example.test>',
@@ -274,9 +300,9 @@ describe('first start with IMAP_FIRST_START=all against a mailbox with history',
   });
 
   it('when the communicator starts, then every mail already in the mailbox is answered, read or not', async () => {
-    const { sink, secretary, db } = peers as Peers;
+    const { sink, secretary, db, dovecot } = peers as Peers;
     const replies = await sink.waitForCount(PRE_EXISTING.length, 20_000);
-    await sleep(SETTLE_MS);
+    await settled(db, dovecot);
     expect(sorted(replies.map((r) => r.inReplyTo))).toEqual(sorted(ALL_IDS));
     expect(sink.messages).toHaveLength(PRE_EXISTING.length);
     expect(sorted(secretary.calls.map((c) => c.message_id))).toEqual(sorted(ALL_IDS));

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -19,27 +19,11 @@ export const SERVICE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..'
 export const REPO_ROOT = resolve(SERVICE_DIR, '../..');
 export const SERVICE_TOKEN = 'test-service-token-0123456789';
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** Child-process tests run dist/: build the communicator (and missing package dists) when stale. */
+/** dist/ is built once by the test run's global setup (test/global-setup.ts); this only says so when it is missing. */
 export function ensureBuilt(): void {
-  const packages = ['config', 'errors', 'logger', 'contracts', 'http-kit'];
-  if (packages.some((p) => !existsSync(join(REPO_ROOT, 'packages', p, 'dist', 'index.js')))) {
-    execFileSync('pnpm', ['-r', '--filter', './packages/**', 'build'], { cwd: REPO_ROOT, stdio: 'ignore' });
-  }
   const main = join(SERVICE_DIR, 'dist', 'main.js');
-  if (!existsSync(main) || statSync(main).mtimeMs < newestMtime(join(SERVICE_DIR, 'src'))) {
-    execFileSync('pnpm', ['--filter', '@workemon/communicator', 'build'], {
-      cwd: REPO_ROOT,
-      stdio: 'ignore',
-    });
+  if (!existsSync(main)) {
+    throw new Error(`${main} is missing: run the tests through vitest (its global setup builds)`);
   }
 }
 

@@ -823,6 +823,7 @@ async function renderIngest(): Promise<void> {
   let status: 'quarantined' | 'skipped' = 'quarantined';
   const list = h('ul', { class: 'list', 'aria-label': 'Сообщения' });
   const note = h('p', { role: 'status', class: 'hint' });
+  const empty = h('p', { class: 'hint' });
   const load = async () => {
     try {
       const page = await api<{ items: InboundItem[] }>('GET', `/api/ingest?status=${status}`);
@@ -860,8 +861,8 @@ async function renderIngest(): Promise<void> {
           ),
         ),
       );
-      if (page.items.length === 0)
-        note.textContent = status === 'quarantined' ? 'Карантин пуст' : 'Пропущенных нет';
+      empty.textContent =
+        page.items.length > 0 ? '' : status === 'quarantined' ? 'Карантин пуст' : 'Пропущенных нет';
     } catch (error) {
       note.replaceChildren(errorBox(error));
     }
@@ -877,7 +878,7 @@ async function renderIngest(): Promise<void> {
     },
   );
   tabs.querySelector('option[value=""]')?.remove();
-  show('Проблемы приёма', h('div', { class: 'filters' }, tabs), note, list);
+  show('Проблемы приёма', h('div', { class: 'filters' }, tabs), note, empty, list);
   refreshView = load;
   await load();
 }

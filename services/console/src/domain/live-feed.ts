@@ -12,6 +12,7 @@ export interface LiveListener {
  */
 export class LiveFeed {
   private readonly listeners = new Set<LiveListener>();
+  private readonly greet = new Set<LiveListener>();
   private timer: NodeJS.Timeout | undefined;
   private lastVersion: string | undefined;
   private upstreamOk = true;
@@ -28,10 +29,13 @@ export class LiveFeed {
 
   subscribe(listener: LiveListener): () => void {
     this.listeners.add(listener);
+    // A browser renders, then connects: whatever changed in between reaches it with the next poll.
+    this.greet.add(listener);
     this.deps.onListeners?.(this.listeners.size);
     this.timer ??= setInterval(() => void this.poll(), this.deps.intervalMs);
     return () => {
       this.listeners.delete(listener);
+      this.greet.delete(listener);
       this.deps.onListeners?.(this.listeners.size);
       if (this.listeners.size === 0) this.stop();
     };
@@ -40,7 +44,6 @@ export class LiveFeed {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    this.lastVersion = undefined;
   }
 
   private async poll(): Promise<void> {
@@ -52,6 +55,8 @@ export class LiveFeed {
       this.upstreamOk = true;
       if (this.lastVersion !== undefined && version !== this.lastVersion)
         this.broadcast({ type: 'inbox', version });
+      else for (const listener of this.greet) listener({ type: 'inbox', version });
+      this.greet.clear();
       this.lastVersion = version;
     } catch (error) {
       if (this.upstreamOk) {

@@ -1,0 +1,9 @@
+export {
+  DATABASE_UNAVAILABLE,
+  DatabaseError,
+  describeDatabaseError,
+  guardDatabase,
+  isConnectionError,
+} from './database-errors.js';
+export { runMigrations, type MigrationOptions } from './migrate.js';
+export { createDatabase, type CreateDatabaseOptions, type DatabaseHandle } from './pool.js';

@@ -1,0 +1,74 @@
+import { fileURLToPath } from 'node:url';
+import { isAppError } from '@workemon/errors';
+import { CapturedLines, createLogger } from '@workemon/logger';
+import { createTestDatabase, freePort, queryRows, type TestDatabase } from '@workemon/testkit';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDatabase, DATABASE_UNAVAILABLE, guardDatabase, runMigrations } from '../src/index.js';
+
+const migrationsFolder = fileURLToPath(new URL('./fixtures/migrations', import.meta.url));
+const logger = createLogger({ service: 'db-test', version: 'test', stream: new CapturedLines() });
+
+describe('@workemon/db', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('wm_db_pkg');
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('when several replicas migrate a fresh database at the same moment, then every one succeeds and each migration runs once', async () => {
+    const runs = Array.from({ length: 4 }, () =>
+      runMigrations({ databaseUrl: db.url, migrationsFolder, migrationsTable: '__race_migrations' }),
+    );
+    const results = await Promise.allSettled(runs);
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    expect(await queryRows(db.url, 'select id from race_probe')).toEqual([{ id: 1 }]);
+    expect(await queryRows(db.url, 'select count(*)::int as n from drizzle.__race_migrations')).toEqual([
+      { n: 1 },
+    ]);
+  });
+
+  it('when the pool reaches a live database, then drizzle queries run through it and close is idempotent', async () => {
+    const handle = createDatabase({ url: db.url, max: 2, logger, schema: {} });
+    const result = await handle.db.execute(sql`select 41 + 1 as answer`);
+    expect(result.rows).toEqual([{ answer: 42 }]);
+    await Promise.all([handle.close(), handle.close()]);
+  });
+
+  it('when the database cannot be reached, then guardDatabase answers 503 with Retry-After and nothing of the query', async () => {
+    const port = await freePort();
+    const handle = createDatabase({
+      url: `postgres://nobody:secret@127.0.0.1:${port}/none`,
+      max: 1,
+      logger,
+      schema: {},
+      connectionTimeoutMs: 1_000,
+    });
+    try {
+      const error = await guardDatabase(() => handle.db.execute(sql`select ${'private text'}`)).catch(
+        (e: unknown) => e,
+      );
+      expect(isAppError(error)).toBe(true);
+      expect(error).toMatchObject({ status: 503, message: DATABASE_UNAVAILABLE, retryAfterSeconds: 5 });
+      expect(String((error as Error & { cause?: Error }).cause?.message)).not.toContain('private text');
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('when a query itself is wrong, then guardDatabase rethrows it described without parameter values (not as an outage)', async () => {
+    const handle = createDatabase({ url: db.url, max: 1, logger, schema: {} });
+    try {
+      const error = await guardDatabase(() =>
+        handle.db.execute(sql`insert into race_probe (id) values (${1})`),
+      ).catch((e: unknown) => e);
+      expect(isAppError(error)).toBe(false);
+      expect((error as Error).name).toBe('DatabaseError');
+      expect((error as { code?: string }).code).toBe('23505');
+    } finally {
+      await handle.close();
+    }
+  });
+});
