@@ -336,6 +336,51 @@ panel(
 );
 endRow();
 
+// ---- Knowledge base ---------------------------------------------------------------------------------------
+row('Knowledge base (secretary)');
+panel(
+  'timeseries',
+  'Knowledge search latency',
+  [
+    [`histogram_quantile(0.5, sum by (le) (rate(knowledge_search_duration_seconds_bucket[${RATE}])))`, 'p50'],
+    [
+      `histogram_quantile(0.95, sum by (le) (rate(knowledge_search_duration_seconds_bucket[${RATE}])))`,
+      'p95',
+    ],
+  ],
+  {
+    w: 8,
+    unit: 's',
+    description: 'Searches of the knowledge base (API and answer grounding); target p95 ≤ 50 ms.',
+  },
+);
+panel(
+  'timeseries',
+  'Sources per answer',
+  [
+    [
+      `sum(rate(knowledge_answer_sources_sum[${RATE}])) / sum(rate(knowledge_answer_sources_count[${RATE}]))`,
+      'mean sources',
+    ],
+    [
+      `1 - sum(rate(knowledge_answer_sources_bucket{le="0"}[${RATE}])) / sum(rate(knowledge_answer_sources_count[${RATE}]))`,
+      'share of grounded answers',
+    ],
+  ],
+  {
+    w: 8,
+    unit: 'short',
+    description:
+      'Knowledge documents passed to the analyst per answer; an ungrounded answer says so to the person.',
+  },
+);
+panel('stat', 'Knowledge documents', [['max(knowledge_documents)', 'documents']], {
+  w: 8,
+  unit: 'short',
+  description: 'Documents in the knowledge base (file sync and API).',
+});
+endRow();
+
 // ---- Crash safety: owned, heartbeated work ------------------------------------------------------------
 row('Crash safety (secretary)');
 panel(

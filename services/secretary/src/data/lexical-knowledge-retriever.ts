@@ -155,7 +155,7 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
                                      when c.search @@ f::tsquery then 1 else 0 end order by o)
                  from unnest($2::text[]) with ordinality as x(f, o)) as levels
          from cand c`,
-      [orQuery, forms, this.options.candidates ?? 200],
+      [orQuery, forms, this.options.candidates ?? 60],
     );
     const position = new Map(forms.map((f, i) => [f, i]));
     const total = groups.reduce((sum, g) => sum + g.weight, 0);
@@ -187,14 +187,11 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
       url: string | null;
       heading_path: string;
       text: string;
-      snippet: string;
     }>(
-      `select p.id::text, p.document_id, d.title, d.url, p.heading_path, p.text,
-              ts_headline('russian', p.text, $2::tsquery,
-                          'MaxFragments=1, MinWords=12, MaxWords=30, StartSel=**, StopSel=**') as snippet
+      `select p.id::text, p.document_id, d.title, d.url, p.heading_path, p.text
          from knowledge.passages p join knowledge.documents d on d.id = p.document_id
         where p.id = any($1::bigint[])`,
-      [top.map(([, b]) => b.passageId), orQuery],
+      [top.map(([, b]) => b.passageId)],
     );
     const byPassage = new Map(details.rows.map((r) => [r.id, r]));
     return top.flatMap(([documentId, b]) => {
@@ -206,7 +203,7 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
           title: row.title,
           url: row.url,
           score: b.score,
-          snippet: row.snippet.replace(/\s+/g, ' ').trim(),
+          snippet: snippet(row.text, words),
           headingPath: row.heading_path,
           text: row.text,
         },
@@ -228,7 +225,9 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
          left join lateral (
            select k.lexeme as form, similarity(k.lexeme, l.lexeme)::float8 as sim
              from knowledge.lexemes k
+            -- Only words the documents never use are corrected: a known word means what it says.
             where length(l.lexeme) >= 4 and k.lexeme % l.lexeme
+              and not exists (select 1 from knowledge.lexemes own where own.lexeme = l.lexeme)
             order by sim desc limit $2) e on true`,
       [words, MAX_EXPANSIONS + 1],
     );
@@ -263,4 +262,39 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
     }
     return groups;
   }
+}
+
+const SNIPPET_WORDS = 30;
+
+/**
+ * The window of the passage with the most query words (compared by their first five letters, which
+ * survive Russian inflection), marked **like this**. Computed here: ts_headline costs more than the search.
+ */
+export function snippet(text: string, words: string[]): string {
+  const tokens = text
+    .replace(/[#*`|>_]+/g, ' ')
+    .split(/\s+/)
+    .filter(Boolean);
+  const stems = words.filter((w) => w.length >= 3).map((w) => w.slice(0, 5));
+  const hits = tokens.map((t) => {
+    const lower = t
+      .toLowerCase()
+      .replaceAll('ё', 'е')
+      .replace(/^[^\p{L}\p{N}]+/u, '');
+    return stems.some((s) => lower.startsWith(s));
+  });
+  let bestStart = 0;
+  let bestCount = -1;
+  for (let start = 0; start < Math.max(1, tokens.length - SNIPPET_WORDS + 1); start++) {
+    const count = hits.slice(start, start + SNIPPET_WORDS).filter(Boolean).length;
+    if (count > bestCount) {
+      bestCount = count;
+      bestStart = start;
+    }
+  }
+  const window = tokens
+    .slice(bestStart, bestStart + SNIPPET_WORDS)
+    .map((t, i) => (hits[bestStart + i] ? `**${t}**` : t))
+    .join(' ');
+  return `${bestStart > 0 ? '… ' : ''}${window}${bestStart + SNIPPET_WORDS < tokens.length ? ' …' : ''}`;
 }
