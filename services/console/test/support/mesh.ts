@@ -9,7 +9,10 @@ export const SERVICE_TOKEN = 'console-browser-service-token-0123456789';
 
 const dist = (service: string, file = 'main.js') => join(REPO_ROOT, 'services', service, 'dist', file);
 
-/** The other services run as processes from their dist (a test never imports another service's source). */
+/**
+ * The other services run as processes from their dist (a test never imports another service's
+ * source); the test run's global setup builds them, this only covers a run without it.
+ */
 export function ensureMeshBuilt(): void {
   const needed = [
     ...['secretary', 'guesser', 'system-analyst', 'communicator'].map((s) => dist(s)),
