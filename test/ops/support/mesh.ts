@@ -181,6 +181,13 @@ export async function startMesh(options: StartMeshOptions = {}): Promise<Mesh> {
         };
       case 'communicator':
         return { ...common, DATABASE_URL: db!.url, SECRETARY_URL: url('secretary') };
+      case 'console':
+        return {
+          ...common,
+          DATABASE_URL: db!.url,
+          SECRETARY_URL: url('secretary'),
+          COMMUNICATOR_URL: url('communicator'),
+        };
       default:
         return {
           ...common,
