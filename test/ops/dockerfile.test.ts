@@ -151,6 +151,8 @@ describe('Dockerfile (one recipe, ARG SERVICE)', () => {
   });
 });
 
+const IMAGE_SERVICE_TOKEN = 'ops-image-service-token-0123456789';
+
 describe.each(SERVICES)('$name image contents (built by the test run’s global setup)', (s) => {
   it(`when built, then node dist/main.js with the image env answers /health 200 and exits on SIGTERM`, async () => {
     expect(existsSync(distMain(s)), 'globalSetup builds every project').toBe(true);
@@ -159,6 +161,8 @@ describe.each(SERVICES)('$name image contents (built by the test run’s global 
     const env: Record<string, string> = {
       PORT: String(port),
       HOST: '127.0.0.1',
+      // Compose and k8s always give SERVICE_TOKEN; without it a service refuses to start.
+      SERVICE_TOKEN: IMAGE_SERVICE_TOKEN,
       ...(db ? { DATABASE_URL: db.url } : {}),
     };
     try {
@@ -225,6 +229,7 @@ describe('pnpm deploy --legacy --prod (what the Dockerfile runs)', () => {
         env: imageEnv({
           PORT: String(port),
           HOST: '127.0.0.1',
+          SERVICE_TOKEN: IMAGE_SERVICE_TOKEN,
           ...(db ? { DATABASE_URL: db.url, MIGRATE_ON_START: 'true' } : {}),
         }),
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -141,8 +141,30 @@ export const baseServiceConfig = (defaultPort: number) => ({
   HOST: z.string().default('0.0.0.0'),
   LOG_LEVEL: logLevel(),
   SERVICE_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Explicitly run without credentials (local experiments only); logged as a warning at every start. */
+  AUTH_DISABLED: booleanFlag(false),
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
 });
+
+/**
+ * Auth fails closed: a service missing any of `variables` refuses to start, naming them, unless
+ * AUTH_DISABLED=true says it is meant to run open. Use as `.superRefine(requireCredentials([...]))`.
+ */
+export const requireCredentials =
+  (variables: readonly string[]) =>
+  (config: Record<string, unknown>, ctx: z.RefinementCtx): void => {
+    if (config.AUTH_DISABLED === true) return;
+    for (const variable of variables) {
+      const value = config[variable];
+      if (value === undefined || value === '' || (Array.isArray(value) && value.length === 0))
+        ctx.addIssue({
+          code: 'custom',
+          path: [variable],
+          message:
+            'is required: the service refuses to run without credentials (set AUTH_DISABLED=true to run open on purpose)',
+        });
+    }
+  };
 
 export { z };
 export { renderEnvExample } from './env-example.js';

@@ -62,7 +62,37 @@ const llmMeta = {
   latency_ms: z.number().nonnegative().optional(),
 };
 
+/** NUL bytes are stripped from free text (DESIGN §6); Postgres rejects them and they carry nothing. */
+const withoutNul = (value: unknown) =>
+  typeof value === 'string' && value.includes('\u0000') ? value.replaceAll('\u0000', '') : value;
+
+/** Free text (requests, messages, context): NUL bytes stripped, then trimmed and required. */
 const requiredText = (name: string, description: string, example?: string) =>
+  z
+    .preprocess(
+      withoutNul,
+      z
+        .string({
+          error: (issue) =>
+            issue.input === undefined
+              ? `Parameter '${name}' is required`
+              : `Parameter '${name}' must be a string`,
+        })
+        .trim()
+        .min(1, { error: `Parameter '${name}' must not be empty` }),
+    )
+    .openapi({ type: 'string', description, ...(example ? { example } : {}) });
+
+/**
+ * Identifiers and names are refused, not repaired, when they hold control or format characters
+ * (NUL, CR/LF, bidi overrides, zero-width), lone surrogates or line separators: a username with a
+ * newline could forge prompt lines or headers, and a lone surrogate cannot be stored.
+ */
+const PRINTABLE = /^(?:[^\p{C}\p{Z}]|\x20)*$/u;
+
+export const USERNAME_MAX_CHARS = 254;
+
+const printableText = (name: string, max: number, rule = 'printable characters') =>
   z
     .string({
       error: (issue) =>
@@ -71,8 +101,26 @@ const requiredText = (name: string, description: string, example?: string) =>
           : `Parameter '${name}' must be a string`,
     })
     .trim()
+    .max(max, { error: `Parameter '${name}' must be at most ${max} characters` })
+    .regex(PRINTABLE, {
+      error: `Parameter '${name}' must be ${rule}: no control, format or line-separator characters`,
+    });
+
+/** `username`: an e-mail address, `tg:<id>` or a login — bounded, printable, never empty. */
+export const usernameSchema = (name = 'username') =>
+  printableText(name, USERNAME_MAX_CHARS)
     .min(1, { error: `Parameter '${name}' must not be empty` })
-    .openapi({ description, ...(example ? { example } : {}) });
+    .openapi({ description: 'Имя пользователя, от которого пришло обращение', example: 'smirnovanton' });
+
+/** An opaque identifier (message ids, cursors, keys): printable, bounded. */
+const identifier = (name: string, max: number) =>
+  printableText(name, max).min(1, { error: `Parameter '${name}' must not be empty` });
+
+/** Attributes that reach prompts and mail (department, position, display name): printable, no markup. */
+const attributeText = (name: string, max = 200) =>
+  printableText(name, max).regex(/^[^<>]*$/, {
+    error: `Parameter '${name}' must not contain '<' or '>'`,
+  });
 
 // ---- secretary: /analyze-request ---------------------------------------------
 
@@ -86,17 +134,13 @@ export const AnalyzeRequestInputSchema = z
             : "Parameter 'channel' must be one of: email, tg, direct",
       })
       .openapi({ description: 'Канал поступления обращения', example: 'email' }),
-    username: requiredText('username', 'Имя пользователя, от которого пришло обращение', 'smirnovanton'),
+    username: usernameSchema(),
     request: requiredText(
       'request',
       'Текст обращения пользователя',
       'Я хочу получать аналитику о операциях наших кошельков',
     ),
-    message_id: z
-      .string({ error: "Parameter 'message_id' must be a string" })
-      .trim()
-      .min(1, { error: "Parameter 'message_id' must not be empty" })
-      .max(512, { error: "Parameter 'message_id' must be at most 512 characters" })
+    message_id: identifier('message_id', 512)
       .optional()
       .openapi({ description: 'Идентификатор сообщения канала; повтор возвращает сохранённый ответ' }),
   })
@@ -150,13 +194,16 @@ export type AnalysisResponse = z.infer<typeof AnalysisResponseSchema>;
 
 export const GetContextInputSchema = z
   .object({
-    username: requiredText('username', 'Имя пользователя, от которого пришло обращение', 'smirnovanton'),
-    department: requiredText(
-      'department',
-      'Организационная единица пользователя',
-      'Департамент клиентского сервиса',
-    ),
-    position: requiredText('position', 'Должность пользователя', 'младший аналитик'),
+    username: usernameSchema(),
+    department: attributeText('department')
+      .min(1, { error: "Parameter 'department' must not be empty" })
+      .openapi({
+        description: 'Организационная единица пользователя',
+        example: 'Департамент клиентского сервиса',
+      }),
+    position: attributeText('position')
+      .min(1, { error: "Parameter 'position' must not be empty" })
+      .openapi({ description: 'Должность пользователя', example: 'младший аналитик' }),
     request: requiredText('request', 'Текст обращения пользователя'),
   })
   .openapi('GetContextInput');
@@ -219,12 +266,20 @@ export type AnalyticsResponse = z.infer<typeof AnalyticsResponseSchema>;
 
 export const UserSchema = z
   .object({
-    username: z.string().trim().min(1).max(320),
-    display_name: z.string().trim().max(200).optional(),
-    department: z.string().trim().max(200).optional(),
-    position: z.string().trim().max(200).optional(),
-    email: z.string().trim().max(320).optional(),
-    telegram_chat_id: z.string().trim().max(64).optional(),
+    username: usernameSchema(),
+    display_name: attributeText('display_name').optional(),
+    department: attributeText('department').optional(),
+    position: attributeText('position').optional(),
+    // zod's e-mail format admits no whitespace, so no CRLF and no smuggled header lines.
+    email: z
+      .email({ error: "Parameter 'email' must be an e-mail address" })
+      .max(254, { error: "Parameter 'email' must be at most 254 characters" })
+      .optional(),
+    telegram_chat_id: z
+      .string({ error: "Parameter 'telegram_chat_id' must be a string" })
+      .trim()
+      .regex(/^-?\d{1,20}$/, { error: "Parameter 'telegram_chat_id' must be a numeric Telegram chat id" })
+      .optional(),
   })
   .openapi('User');
 export type User = z.infer<typeof UserSchema>;
@@ -239,14 +294,14 @@ const pageParams = {
     .min(1, { error: "Parameter 'limit' must be between 1 and 200" })
     .max(200, { error: "Parameter 'limit' must be between 1 and 200" })
     .default(50),
-  cursor: z.string().trim().min(1).optional().openapi({ description: 'Opaque cursor from next_cursor' }),
+  cursor: identifier('cursor', 512).optional().openapi({ description: 'Opaque cursor from next_cursor' }),
 };
 
 /** pending: being analysed (or left by a crashed owner until the sweep finishes it); completed; failed. */
 export const EXCHANGE_STATUSES = ['pending', 'completed', 'failed'] as const;
 
 export const HistoryQuerySchema = z.object({
-  username: z.string().trim().min(1).optional(),
+  username: usernameSchema().optional(),
   channel: z.enum(CHANNELS, { error: "Parameter 'channel' must be one of: email, tg, direct" }).optional(),
   status: z
     .enum(EXCHANGE_STATUSES, {
@@ -321,7 +376,11 @@ export const KnowledgeDocumentInputSchema = z
           .string({ error: "Parameter 'tags' must be an array of strings" })
           .trim()
           .min(1, { error: "Parameter 'tags' must not hold empty strings" })
-          .max(64, { error: "Parameter 'tags' entries must be at most 64 characters" }),
+          .max(64, { error: "Parameter 'tags' entries must be at most 64 characters" })
+          .regex(PRINTABLE, {
+            error:
+              "Parameter 'tags' entries must be printable: no control, format or line-separator characters",
+          }),
         { error: "Parameter 'tags' must be an array of strings" },
       )
       .max(50, { error: "Parameter 'tags' must hold at most 50 tags" })
@@ -464,10 +523,12 @@ export type InboundRetryResult = z.infer<typeof InboundRetryResultSchema>;
 export const SendMessageInputSchema = z
   .object({
     channel: z.enum(['email', 'tg'], { error: "Parameter 'channel' must be one of: email, tg" }),
-    to: requiredText('to', 'Email address or Telegram chat id'),
-    subject: z.string().trim().max(998).optional(),
+    to: identifier('to', 320).openapi({ description: 'Email address or Telegram chat id' }),
+    subject: z.preprocess(withoutNul, z.string().trim().max(998)).optional(),
     text: requiredText('text', 'Message text'),
-    idempotency_key: requiredText('idempotency_key', 'Caller-chosen key; a repeat returns the first result'),
+    idempotency_key: identifier('idempotency_key', 1024).openapi({
+      description: 'Caller-chosen key; a repeat returns the first result',
+    }),
     in_reply_to: z.string().trim().min(1).max(998).optional().openapi({
       description:
         'email: the Message-ID of the received mail this answers; the reply is threaded to it (Re: subject, In-Reply-To, References)',

@@ -1,13 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { DATABASE_UNAVAILABLE, describeDatabaseError, isConnectionError } from '@workemon/db';
 import { AppError, isAppError, toErrorResponse } from '@workemon/errors';
-import { currentRequestId, type Logger, redactText, requestContext } from '@workemon/logger';
+import { currentRequestId, type Logger, redactText, requestContext, truncateForLog } from '@workemon/logger';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Router } from 'express';
 import type swaggerUi from 'swagger-ui-express';
-import { bearerAuth } from './auth.js';
+import { authenticatedCaller, BearerAuthenticator, bearerAuth } from './auth.js';
 import type { HealthRegistry } from './health.js';
+import { rejectPrototypeKeys } from './input.js';
+import { collectKnownRoutes, type KnownRoute, matchKnownRoute } from './known-routes.js';
 import type { ServiceMetrics } from './metrics.js';
 import { buildOpenApiDocument, type OpenApiDocument, type RouteDoc } from './openapi.js';
+import { KeyedRateLimiter, type RateLimit } from './rate-limit.js';
 import { UpstreamError } from './upstream-client.js';
 
 export interface HttpAppOptions {
@@ -16,8 +19,17 @@ export interface HttpAppOptions {
   logger: Logger;
   metrics: ServiceMetrics;
   health: HealthRegistry;
-  /** Bearer keys accepted for non-public routes; empty disables auth. */
+  /**
+   * Bearer keys accepted for non-public routes (client role). With no key of any role the
+   * service is open: main.ts only allows that with AUTH_DISABLED=true.
+   */
   authKeys?: readonly string[];
+  /** The mesh's own callers (SERVICE_TOKEN): accepted everywhere, exempt from the per-key limit. */
+  serviceKeys?: readonly string[];
+  /** Keys that may also change reference data (routes guarded by requireRole(['admin'])). */
+  adminKeys?: readonly string[];
+  /** Requests per window per client or admin key (429 + Retry-After beyond it). */
+  perKeyRateLimit?: RateLimit;
   /** Max JSON body size, e.g. "1mb". */
   bodyLimit?: string;
   /** Max URL length in characters (query strings carry request text on GET). */
@@ -37,16 +49,25 @@ export function createHttpApp(options: HttpAppOptions): Express {
   app.set('trust proxy', false);
   app.set('query parser', 'simple');
 
+  const knownRoutes = collectKnownRoutes(options.routes);
+  const authenticator = new BearerAuthenticator({
+    client: options.authKeys ?? [],
+    service: options.serviceKeys ?? [],
+    admin: options.adminKeys ?? [],
+  });
+
   // Request id first: everything after it (including the access log) runs in its context.
   app.use((req, res, next) => {
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('x-request-id', requestId);
+    // Every answer is JSON, text or the docs UI: browsers must not guess another type.
+    res.setHeader('x-content-type-options', 'nosniff');
     res.locals.requestId = requestId;
     requestContext.run({ requestId }, () => next());
   });
 
-  app.use(accessLog(logger, metrics));
+  app.use(accessLog(logger, metrics, knownRoutes));
 
   const maxUrl = options.maxUrlLength ?? 64 * 1024;
   app.use((req, _res, next) => {
@@ -62,9 +83,27 @@ export function createHttpApp(options: HttpAppOptions): Express {
     next();
   });
 
-  app.get('/health', async (_req, res) => {
+  app.get('/health', async (req, res) => {
     const report = await health.report();
-    res.status(report.status === 'down' ? 503 : 200).json(report);
+    // Open to probes, but what is configured and why a check fails (provider, model, integrations)
+    // is only told to a caller with a valid key.
+    const detailed =
+      authenticator.disabled || authenticator.identify(req.headers.authorization) !== undefined;
+    const body = detailed
+      ? report
+      : {
+          ...report,
+          checks: Object.fromEntries(
+            Object.entries(report.checks).map(([name, check]) => [
+              name,
+              {
+                status: check.status,
+                ...(check.latencyMs === undefined ? {} : { latencyMs: check.latencyMs }),
+              },
+            ]),
+          ),
+        };
+    res.status(report.status === 'down' ? 503 : 200).json(body);
   });
   app.get('/health/live', (_req, res) => {
     res.json({ status: 'ok' });
@@ -101,10 +140,42 @@ export function createHttpApp(options: HttpAppOptions): Express {
     docsUi(req, res, next);
   });
 
-  app.use(bearerAuth(options.authKeys ?? [], PUBLIC_PATHS));
+  app.use(bearerAuth(authenticator, PUBLIC_PATHS));
+  if (options.perKeyRateLimit) {
+    const perKey = new KeyedRateLimiter(options.perKeyRateLimit, 'per API key');
+    app.use((_req, res, next) => {
+      const caller = authenticatedCaller(res);
+      if (!caller || caller.role === 'service' || caller.role === 'anonymous') {
+        next();
+        return;
+      }
+      perKey.consume(caller.keyId).then(() => next(), next);
+    });
+  }
+  // A known path with another method: 405 + Allow, before any body is read. HEAD is refused on
+  // API routes (express would run the GET handler, i.e. a whole analysis, and drop the body).
+  app.use((req, res, next) => {
+    const known = matchKnownRoute(knownRoutes, req.path);
+    if (!known || known.methods.includes(req.method)) {
+      next();
+      return;
+    }
+    res.setHeader('allow', known.methods.join(', '));
+    next(
+      new AppError(
+        'METHOD_NOT_ALLOWED',
+        `Method ${req.method} is not allowed on ${known.path}: use ${known.methods.join(' or ')}`,
+      ),
+    );
+  });
   app.use(
     express.json({ limit: options.bodyLimit ?? '1mb', type: ['application/json', 'application/*+json'] }),
   );
+  app.use((req, _res, next) => {
+    // JSON.parse keeps `__proto__` as an own key; it is never one of our parameters.
+    rejectPrototypeKeys(req.body);
+    next();
+  });
   app.use(options.routes);
 
   app.use((req, _res, next) => {
@@ -114,17 +185,37 @@ export function createHttpApp(options: HttpAppOptions): Express {
   return app;
 }
 
-function accessLog(logger: Logger, metrics: ServiceMetrics): RequestHandler {
+/** Methods we label by name; anything else a client invents is one label value. */
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/**
+ * The `route` label: the template of the route that answered or that the path belongs to, `/docs`
+ * for the docs UI, else `unmatched` — never the raw path, so clients cannot mint label values.
+ */
+function routeLabel(req: express.Request, knownRoutes: readonly KnownRoute[]): string {
+  const handled = (req.route as { path?: unknown } | undefined)?.path;
+  if (typeof handled === 'string' && req.baseUrl === '') return handled;
+  const path = req.originalUrl.split('?')[0] ?? '';
+  if (path === '/docs' || path.startsWith('/docs/')) return '/docs';
+  return matchKnownRoute(knownRoutes, path)?.path ?? 'unmatched';
+}
+
+function accessLog(
+  logger: Logger,
+  metrics: ServiceMetrics,
+  knownRoutes: readonly KnownRoute[],
+): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const durationNs = process.hrtime.bigint() - started;
-      // Route templates, not raw paths, keep label cardinality bounded.
-      const route =
-        (req.route as { path?: string } | undefined)?.path ??
-        (res.statusCode === 404 ? 'unmatched' : req.path);
+      const route = routeLabel(req, knownRoutes);
       metrics.httpDuration.observe(
-        { method: req.method, route: String(route), status_code: String(res.statusCode) },
+        {
+          method: KNOWN_METHODS.has(req.method) ? req.method : 'other',
+          route,
+          status_code: String(res.statusCode),
+        },
         Number(durationNs) / 1e9,
       );
       if (req.path === '/metrics' || req.path.startsWith('/health')) return;
@@ -140,14 +231,17 @@ function accessLog(logger: Logger, metrics: ServiceMetrics): RequestHandler {
           },
           response: { status_code: res.statusCode },
         },
-        url: { path: req.path },
+        // Paths are client-chosen: a bounded prefix is enough to find the request.
+        url: { path: truncateForLog(req.path, 256) },
         event: {
           duration: Number(durationNs),
           kind: 'event',
           category: ['web'],
           outcome: res.statusCode >= 400 ? 'failure' : 'success',
         },
-        ...(req.headers['user-agent'] ? { user_agent: { original: req.headers['user-agent'] } } : {}),
+        ...(req.headers['user-agent']
+          ? { user_agent: { original: truncateForLog(req.headers['user-agent'], 256) } }
+          : {}),
         // What the route adds about its outcome: one line per request carries it all.
         ...(res.locals.logFields as Record<string, unknown> | undefined),
       });

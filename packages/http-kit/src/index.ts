@@ -7,5 +7,7 @@ export * from './metrics.js';
 export * from './openapi.js';
 export * from './server.js';
 export * from './id-cursor.js';
+export * from './known-routes.js';
+export * from './rate-limit.js';
 export * from './upstream-client.js';
 export * from './admission.js';

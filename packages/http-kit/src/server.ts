@@ -1,5 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import type { Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Express } from 'express';
+import { reasonPhrase } from '@workemon/errors';
 import type { Logger } from '@workemon/logger';
 
 export async function listen(app: Express, port: number, host: string): Promise<Server> {
@@ -11,8 +14,44 @@ export async function listen(app: Express, port: number, host: string): Promise<
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
     server.requestTimeout = 120_000;
+    server.on('clientError', answerClientError);
     trackResponses(server);
   });
+}
+
+/**
+ * Requests node's HTTP parser refuses never reach express; node's own answer is a bare status
+ * line. Answer with the mesh's JSON error instead — for an over-long GET (Cyrillic text in the
+ * query overflows the 16 KB header limit) saying to send the text with POST.
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+  const status = tooLarge ? 431 : error.code === 'HPE_HEADERS_TIMEOUT' ? 408 : 400;
+  const message = tooLarge
+    ? 'Request line and headers exceed the 16 KB limit: send long texts with POST as a JSON body'
+    : status === 408
+      ? 'Request headers were not received in time'
+      : 'Malformed HTTP request';
+  const requestId = randomUUID();
+  const body = JSON.stringify({
+    error: status === 408 ? 'Request Timeout' : reasonPhrase(status),
+    message,
+    statusCode: status,
+    requestId,
+  });
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 408 ? 'Request Timeout' : reasonPhrase(status)}\r\n` +
+      'content-type: application/json; charset=utf-8\r\n' +
+      'x-content-type-options: nosniff\r\n' +
+      `x-request-id: ${requestId}\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\n` +
+      'connection: close\r\n\r\n' +
+      body,
+  );
 }
 
 const pendingResponses = new WeakMap<Server, Set<ServerResponse>>();
@@ -101,4 +140,13 @@ export function exitOnStartupError(error: unknown, logger?: Logger): never {
   if (logger) logger.error(`startup failed: ${message}`, { err: error as Error });
   else process.stderr.write(`startup failed: ${message}\n`);
   process.exit(1);
+}
+
+/** AUTH_DISABLED=true is allowed, never silent: one warning at every start. */
+export function warnWhenAuthDisabled(config: { AUTH_DISABLED: boolean }, logger: Logger): void {
+  if (!config.AUTH_DISABLED) return;
+  logger.warn(
+    'AUTH_DISABLED=true: this service accepts calls without credentials it is not given; never run it like this where others can reach it',
+    { event: { action: 'auth-disabled' } },
+  );
 }

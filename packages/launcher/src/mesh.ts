@@ -52,16 +52,24 @@ export interface RunningMesh {
 interface Secrets {
   serviceToken: string;
   apiKey: string;
+  /** Writes the user directory (ADMIN_API_KEYS); added to data dirs made before it existed. */
+  adminKey: string;
 }
 
 /** Generated once per data dir so tokens survive restarts; never printed into service logs. */
 function loadOrCreateSecrets(dataDir: string): Secrets {
   const file = join(dataDir, 'secrets.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Secrets;
-  const secrets = { serviceToken: randomBytes(24).toString('hex'), apiKey: randomBytes(24).toString('hex') };
+  const stored = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<Secrets>) : {};
+  const secrets: Secrets = {
+    serviceToken: stored.serviceToken ?? randomBytes(24).toString('hex'),
+    apiKey: stored.apiKey ?? randomBytes(24).toString('hex'),
+    adminKey: stored.adminKey ?? randomBytes(24).toString('hex'),
+  };
+  if (stored.serviceToken && stored.apiKey && stored.adminKey) return secrets;
   mkdirSync(dataDir, { recursive: true });
   writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   writeFileSync(join(dataDir, 'api-key'), secrets.apiKey, { mode: 0o600 });
+  writeFileSync(join(dataDir, 'admin-key'), secrets.adminKey, { mode: 0o600 });
   return secrets;
 }
 
@@ -185,6 +193,7 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
     DATABASE_URL: databaseUrl,
     SERVICE_TOKEN: options.env.SERVICE_TOKEN ?? secrets.serviceToken,
     API_KEYS: options.env.API_KEYS ?? secrets.apiKey,
+    ADMIN_API_KEYS: options.env.ADMIN_API_KEYS ?? secrets.adminKey,
     GUESSER_URL: byName.guesser,
     SYSTEM_ANALYST_URL: byName['system-analyst'],
     SECRETARY_URL: byName.secretary,

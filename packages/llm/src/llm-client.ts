@@ -76,9 +76,20 @@ class UpstreamFailure extends Error {
  * layer adds a circuit breaker, strict zod validation of the JSON verdict with one
  * repair attempt, metrics, and a mapping of every failure to a clear AppError.
  */
+/** How far back /health looks at call outcomes. */
+const RECENT_WINDOW_MS = 5 * 60_000;
+
+export interface LlmCallHealth {
+  calls: number;
+  failures: number;
+  lastFailed: boolean;
+}
+
 export class LlmClient {
   private readonly completions: ChatCompletionsClient;
   private readonly breaker;
+  /** Outcomes of the latest calls (bounded), for /health: failing calls degrade it before the breaker opens. */
+  private readonly recent: { at: number; ok: boolean }[] = [];
   /** Turned off for good when the server rejects response_format (older llama.cpp, some gateways). */
   private jsonMode: boolean;
 
@@ -111,6 +122,21 @@ export class LlmClient {
 
   get circuitState(): string {
     return String(this.breaker.state);
+  }
+
+  /** Calls of the last few minutes: how many, how many failed upstream, and whether the latest did. */
+  recentCalls(now = Date.now()): LlmCallHealth {
+    const inWindow = this.recent.filter((c) => now - c.at <= RECENT_WINDOW_MS);
+    return {
+      calls: inWindow.length,
+      failures: inWindow.filter((c) => !c.ok).length,
+      lastFailed: inWindow.at(-1)?.ok === false,
+    };
+  }
+
+  private record(ok: boolean): void {
+    this.recent.push({ at: Date.now(), ok });
+    if (this.recent.length > 50) this.recent.shift();
   }
 
   async completeJson<S extends z.ZodType>(
@@ -188,16 +214,25 @@ export class LlmClient {
             return await create();
           }
         } catch (error) {
-          throw new UpstreamFailure(mapOpenAiError(error, this.options.timeoutMs));
+          const mapped = mapOpenAiError(error, this.options.timeoutMs);
+          this.options.logger.warn(`LLM call failed: ${mapped.message}`, {
+            event: { action: 'llm-call', outcome: 'failure' },
+            llm: { provider, model, detail: providerDetail(error) },
+          });
+          throw new UpstreamFailure(mapped);
         }
       });
       const u = completion.usage;
       if (u) {
-        usage.promptTokens += u.prompt_tokens;
-        usage.completionTokens += u.completion_tokens;
-        usage.totalTokens += u.total_tokens;
-        this.options.metrics.tokens.inc({ provider, model, kind: 'prompt' }, u.prompt_tokens);
-        this.options.metrics.tokens.inc({ provider, model, kind: 'completion' }, u.completion_tokens);
+        // Some providers report fractional or missing counts: whole, non-negative numbers only.
+        const prompt = tokenCount(u.prompt_tokens);
+        const completionTokens = tokenCount(u.completion_tokens);
+        const total = Math.max(tokenCount(u.total_tokens), prompt + completionTokens);
+        usage.promptTokens += prompt;
+        usage.completionTokens += completionTokens;
+        usage.totalTokens += total;
+        this.options.metrics.tokens.inc({ provider, model, kind: 'prompt' }, prompt);
+        this.options.metrics.tokens.inc({ provider, model, kind: 'completion' }, completionTokens);
       }
       const content = completion.choices?.[0]?.message?.content;
       if (typeof content !== 'string' || content.trim() === '') {
@@ -217,14 +252,38 @@ export class LlmClient {
         throw error.appError;
       }
       outcome = 'error';
-      throw AppError.badGateway(`LLM call failed: ${(error as Error).message}`, error);
+      this.options.logger.warn('LLM call failed', {
+        event: { action: 'llm-call', outcome: 'failure' },
+        llm: { provider, model, detail: providerDetail(error) },
+      });
+      throw AppError.badGateway('LLM call failed', error);
     } finally {
+      this.record(outcome === 'success' || outcome === 'empty');
       this.options.metrics.duration.observe(
         { provider, model, outcome },
         (performance.now() - started) / 1000,
       );
     }
   }
+}
+
+function tokenCount(value: unknown): number {
+  const n = Number(value);
+  return Number.isFinite(n) && n > 0 ? Math.round(n) : 0;
+}
+
+/**
+ * What a provider's error says is logged, never answered: bodies can be HTML pages or carry
+ * ANSI escapes and internals. Control characters go, the length is bounded.
+ */
+const ANSI_ESCAPE = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*[A-Za-z]`, 'g');
+
+function providerDetail(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text
+    .replace(ANSI_ESCAPE, '')
+    .replace(/\p{Cc}+/gu, ' ')
+    .slice(0, 300);
 }
 
 function rejectsJsonMode(error: unknown): boolean {
@@ -242,7 +301,7 @@ function mapOpenAiError(error: unknown, timeoutMs: number): AppError {
     return AppError.gatewayTimeout('LLM call was aborted: the request deadline passed', error);
   }
   if (error instanceof OpenAI.APIConnectionError) {
-    return AppError.unavailable(`LLM is unreachable: ${error.message}`, { cause: error });
+    return AppError.unavailable('LLM is unreachable', { cause: error });
   }
   if (error instanceof OpenAI.RateLimitError) {
     const retryAfter = Number(error.headers?.get?.('retry-after'));
@@ -255,10 +314,11 @@ function mapOpenAiError(error: unknown, timeoutMs: number): AppError {
     return AppError.badGateway(`LLM rejected the credentials (${error.status}): check LLM_API_KEY`, error);
   }
   if (error instanceof OpenAI.APIError) {
-    return AppError.badGateway(`LLM answered HTTP ${error.status ?? '?'}: ${error.message}`, error);
+    // The provider's body (an HTML error page, ANSI escapes) stays in our log, not in the answer.
+    return AppError.badGateway(`LLM answered HTTP ${error.status ?? '?'}`, error);
   }
   // The SDK throws plain errors when the HTTP body is not JSON.
-  return AppError.badGateway(`LLM returned an unreadable response: ${(error as Error).message}`, error);
+  return AppError.badGateway('LLM returned an unreadable response', error);
 }
 
 /**

@@ -76,12 +76,20 @@ export function llmHealthCheck(runtime: LlmRuntime): HealthCheck {
       if (!runtime.client) return { status: 'degraded', detail: runtime.reason };
       const state = runtime.client.circuitState;
       // cockatiel's CircuitState: 0 closed, 1 open, 2 half-open, 3 isolated
-      return state === '0'
-        ? { status: 'ok', detail: `${runtime.client.provider}/${runtime.client.model}` }
-        : {
-            status: 'degraded',
-            detail: `circuit ${state === '2' ? 'half-open' : 'open'} after upstream failures`,
-          };
+      if (state !== '0')
+        return {
+          status: 'degraded',
+          detail: `LLM circuit ${state === '2' ? 'half-open' : 'open'} after upstream failures`,
+        };
+      // Failing calls degrade /health before the breaker opens: the latest call failed, or half of
+      // the recent ones did.
+      const recent = runtime.client.recentCalls();
+      if (recent.lastFailed || (recent.calls >= 4 && recent.failures * 2 >= recent.calls))
+        return {
+          status: 'degraded',
+          detail: `LLM calls are failing: ${recent.failures} of the last ${recent.calls} in 5 min failed`,
+        };
+      return { status: 'ok', detail: `${runtime.client.provider}/${runtime.client.model}` };
     },
   };
 }

@@ -19,6 +19,8 @@ export type FakeLlmReply =
   | { content: string; delayMs?: number }
   /** An HTTP error with the provider's error envelope. */
   | { status: number; message?: string; retryAfterSeconds?: number; delayMs?: number }
+  /** An HTTP error whose body is not the provider's envelope (a proxy's HTML page, ANSI-coloured text). */
+  | { status: number; rawBody: string; contentType?: string; delayMs?: number }
   /** Never answers (the client must time out). */
   | { hang: true }
   /** 200 with a body that is not JSON at all. */
@@ -146,6 +148,11 @@ export async function startFakeLlm(options: StartFakeLlmOptions = {}): Promise<F
           res.end('{"id": "chatcmpl-broken", "choices": [ this is not json');
           return;
         }
+        if ('rawBody' in reply) {
+          res.writeHead(reply.status, { 'content-type': reply.contentType ?? 'text/html; charset=utf-8' });
+          res.end(reply.rawBody);
+          return;
+        }
         if ('status' in reply) {
           const headers: Record<string, string> = {};
           if (reply.retryAfterSeconds !== undefined) headers['retry-after'] = String(reply.retryAfterSeconds);
@@ -154,7 +161,8 @@ export async function startFakeLlm(options: StartFakeLlmOptions = {}): Promise<F
             reply.status,
             {
               error: {
-                message: reply.message ?? `Fake upstream error ${reply.status}`,
+                message:
+                  ('message' in reply ? reply.message : undefined) ?? `Fake upstream error ${reply.status}`,
                 type: reply.status === 429 ? 'rate_limit_exceeded' : 'server_error',
               },
             },

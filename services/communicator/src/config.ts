@@ -1,4 +1,11 @@
-import { baseServiceConfig, booleanFlag, httpUrl, positiveInt, z } from '@workemon/config';
+import {
+  baseServiceConfig,
+  booleanFlag,
+  httpUrl,
+  positiveInt,
+  requireCredentials,
+  z,
+} from '@workemon/config';
 
 const optionalText = () => z.string().trim().min(1).optional();
 
@@ -73,6 +80,7 @@ export const configSchema = z
     COMMUNICATOR_TEST_CRASH_MARKER: optionalText(),
     MAX_REQUEST_CHARS: positiveInt(20_000),
   })
+  .superRefine(requireCredentials(['SERVICE_TOKEN']))
   .transform((c) => ({
     ...c,
     // Yandex uses one app password for IMAP and SMTP: SMTP credentials default to IMAP's.

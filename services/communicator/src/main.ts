@@ -8,6 +8,7 @@ import {
   HealthRegistry,
   installGracefulShutdown,
   listen,
+  warnWhenAuthDisabled,
 } from '@workemon/http-kit';
 import { createLogger, type Logger } from '@workemon/logger';
 import { sql } from 'drizzle-orm';
@@ -273,8 +274,7 @@ async function main(config: Config, logger: Logger): Promise<void> {
         }
       : {}),
   });
-  if (!config.SERVICE_TOKEN)
-    logger.warn('SERVICE_TOKEN is not set: POST /send accepts unauthenticated calls');
+  warnWhenAuthDisabled(config, logger);
 
   const server = await listen(app, config.PORT, config.HOST);
   logger.info(`${SERVICE} listening on ${config.HOST}:${config.PORT}`, {

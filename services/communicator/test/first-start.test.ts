@@ -129,7 +129,11 @@ const sorted = (values: (string | undefined)[]) => [...values].sort();
 
 describe('IMAP_FIRST_START: the configuration', () => {
   it('when IMAP_FIRST_START is not set, then the first start takes only unseen mail', () => {
-    const config = loadConfig(configSchema, { DATABASE_URL: 'postgres://x' }, { dotenv: false });
+    const config = loadConfig(
+      configSchema,
+      { DATABASE_URL: 'postgres://x', AUTH_DISABLED: 'true' },
+      { dotenv: false },
+    );
     expect(config.IMAP_FIRST_START).toBe('unseen');
   });
 
@@ -137,7 +141,7 @@ describe('IMAP_FIRST_START: the configuration', () => {
     for (const value of ['all', 'unseen', 'none'] as const) {
       const config = loadConfig(
         configSchema,
-        { DATABASE_URL: 'postgres://x', IMAP_FIRST_START: value },
+        { DATABASE_URL: 'postgres://x', AUTH_DISABLED: 'true', IMAP_FIRST_START: value },
         { dotenv: false },
       );
       expect(config.IMAP_FIRST_START).toBe(value);

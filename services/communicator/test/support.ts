@@ -167,7 +167,12 @@ export async function startCommunicator(env: Record<string, string>): Promise<Co
       return exited;
     },
     health: async () =>
-      (await (await fetch(`${url}/health`)).json()) as Awaited<ReturnType<CommunicatorProcess['health']>>,
+      // With the service token /health tells each check's detail (open probes only see statuses).
+      (await (
+        await fetch(`${url}/health`, {
+          headers: { authorization: `Bearer ${env.SERVICE_TOKEN ?? SERVICE_TOKEN}` },
+        })
+      ).json()) as Awaited<ReturnType<CommunicatorProcess['health']>>,
   };
 }
 

@@ -17,7 +17,8 @@ interface Running {
 }
 
 async function startGuesser(env: Record<string, string>): Promise<Running> {
-  const config = configSchema.parse({ PORT: '0', HOST: '127.0.0.1', ...env });
+  // Auth fails closed: tests without a SERVICE_TOKEN run the guesser open on purpose.
+  const config = configSchema.parse({ PORT: '0', HOST: '127.0.0.1', AUTH_DISABLED: 'true', ...env });
   const logs = new CapturedLines();
   const deps = createLlmServiceDeps({
     service: 'ai-guesser',

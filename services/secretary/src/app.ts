@@ -1,4 +1,4 @@
-import { createHttpApp, HealthRegistry, type ServiceMetrics } from '@workemon/http-kit';
+import { createHttpApp, HealthRegistry, KeyedRateLimiter, type ServiceMetrics } from '@workemon/http-kit';
 import type { Logger } from '@workemon/logger';
 import { Router } from 'express';
 import type { Express } from 'express';
@@ -32,7 +32,10 @@ export const SERVICE_NAME = 'ai-secretary';
 export type AppConfig = Pick<
   Config,
   | 'API_KEYS'
+  | 'ADMIN_API_KEYS'
   | 'SERVICE_TOKEN'
+  | 'RATE_LIMIT_PER_KEY_PER_MINUTE'
+  | 'RATE_LIMIT_PER_USER_PER_MINUTE'
   | 'UPSTREAM_TIMEOUT_MS'
   | 'CLARIFICATION_TTL'
   | 'MAX_CLARIFICATIONS'
@@ -124,7 +127,15 @@ export function createApp(deps: AppDeps): Express {
     });
 
   const routes = Router();
-  routes.use(analyzeRequestRoutes(analyze, { maxInFlight: config.ANALYZE_MAX_IN_FLIGHT }));
+  routes.use(
+    analyzeRequestRoutes(analyze, {
+      maxInFlight: config.ANALYZE_MAX_IN_FLIGHT,
+      perUser: new KeyedRateLimiter(
+        { points: config.RATE_LIMIT_PER_USER_PER_MINUTE, windowSeconds: 60 },
+        'per person (channel and username)',
+      ),
+    }),
+  );
   routes.use(historyRoutes(new ListHistoryUseCase(exchanges)));
   routes.use(usersRoutes(new UserDirectoryUseCases(userRepository)));
   routes.use(knowledgeRoutes(knowledge.useCases));
@@ -135,7 +146,8 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
 
-  const authKeys = [...config.API_KEYS, ...(config.SERVICE_TOKEN ? [config.SERVICE_TOKEN] : [])];
+  const serviceKeys = config.SERVICE_TOKEN ? [config.SERVICE_TOKEN] : [];
+  const secured = config.API_KEYS.length + config.ADMIN_API_KEYS.length + serviceKeys.length > 0;
   // Cyrillic text percent-encodes to up to 9 URL characters per character; a JSON body to ~6 bytes.
   const maxUrlLength = Math.max(64 * 1024, config.MAX_REQUEST_CHARS * 9 + 4096);
   const bodyLimitBytes = Math.max(1024 * 1024, config.MAX_REQUEST_CHARS * 6 + 64 * 1024);
@@ -145,14 +157,17 @@ export function createApp(deps: AppDeps): Express {
     logger,
     metrics,
     health,
-    authKeys,
+    authKeys: config.API_KEYS,
+    serviceKeys,
+    adminKeys: config.ADMIN_API_KEYS,
+    perKeyRateLimit: { points: config.RATE_LIMIT_PER_KEY_PER_MINUTE, windowSeconds: 60 },
     bodyLimit: `${bodyLimitBytes}b`,
     maxUrlLength,
     routes,
     docs: {
       title: 'Workemon AI-Secretary',
       description: 'Orchestration: history, conversations, user directory and the action decision.',
-      routes: [...secretaryRouteDocs(authKeys.length > 0), ...operatorRouteDocs(authKeys.length > 0)],
+      routes: [...secretaryRouteDocs(secured), ...operatorRouteDocs(secured)],
     },
   });
 }

@@ -1,4 +1,13 @@
-import { baseServiceConfig, booleanFlag, csvList, duration, httpUrl, positiveInt, z } from '@workemon/config';
+import {
+  baseServiceConfig,
+  booleanFlag,
+  csvList,
+  duration,
+  httpUrl,
+  positiveInt,
+  requireCredentials,
+  z,
+} from '@workemon/config';
 
 export const configSchema = z
   .object({
@@ -13,6 +22,12 @@ export const configSchema = z
     ANALYZE_MAX_IN_FLIGHT: positiveInt(1_000),
     MIGRATE_ON_START: booleanFlag(false),
     API_KEYS: csvList(),
+    /** Keys that may also write the user directory (PUT/POST /users); distinct from client keys. */
+    ADMIN_API_KEYS: csvList(),
+    /** Requests per minute per client or admin key (0: no limit); the mesh's SERVICE_TOKEN is exempt. */
+    RATE_LIMIT_PER_KEY_PER_MINUTE: z.coerce.number().int().min(0).default(600),
+    /** Analyses per minute per person (channel + username) (0: no limit). */
+    RATE_LIMIT_PER_USER_PER_MINUTE: z.coerce.number().int().min(0).default(30),
     GUESSER_URL: httpUrl('http://localhost:8001'),
     SYSTEM_ANALYST_URL: httpUrl('http://localhost:8002'),
     COMMUNICATOR_URL: httpUrl('http://localhost:8003'),
@@ -78,6 +93,7 @@ export const configSchema = z
         }),
       ),
   })
+  .superRefine(requireCredentials(['SERVICE_TOKEN']))
   .superRefine((config, ctx) => {
     if (config.OWNER_TIMEOUT_MS < 2 * config.HEARTBEAT_INTERVAL_MS)
       ctx.addIssue({

@@ -7,6 +7,7 @@ import {
   exitOnStartupError,
   installGracefulShutdown,
   listen,
+  warnWhenAuthDisabled,
 } from '@workemon/http-kit';
 import { createLogger, type Logger } from '@workemon/logger';
 import { createApp, SERVICE_NAME } from './app.js';
@@ -28,6 +29,7 @@ let logger: Logger | undefined;
 try {
   const config = loadConfig(configSchema);
   logger = createLogger({ service: SERVICE_NAME, version, level: config.LOG_LEVEL });
+  warnWhenAuthDisabled(config, logger);
   if (config.MIGRATE_ON_START) {
     // Loaded only when asked for: the migrator is not needed by a running service.
     const { runMigrations } = await import('./data/migrate.js');

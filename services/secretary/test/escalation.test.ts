@@ -131,6 +131,7 @@ describe('secretary escalations reach the support chat through the communicator'
     const username = uniqueUsername('dept');
     await secretary.call('/users', {
       method: 'PUT',
+      token: secretary.adminKey,
       body: { username, display_name: 'Анна Петрова', department: 'Финансы', position: 'аналитик' },
     });
     const params = {

@@ -256,6 +256,7 @@ describe('DEPARTMENT_MAILING_LISTS', () => {
     const load = (value: string) =>
       loadConfig(configSchema, {
         DATABASE_URL: 'postgres://127.0.0.1/test',
+        SERVICE_TOKEN: 'department-lists-token-0123',
         DEPARTMENT_MAILING_LISTS: value,
       });
     expect(() => load('Финансы=finance@corp.example')).toThrow(/DEPARTMENT_MAILING_LISTS/);

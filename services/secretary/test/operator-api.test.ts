@@ -51,7 +51,8 @@ describe('secretary operator API (inbox, thread, take over, reply, resolve)', ()
     const second = `${uniqueUsername('second')}@corp.example`;
     await secretary.call('/users', {
       method: 'PUT',
-      token: CLIENT_KEY,
+      // Directory writes need an admin key (ADMIN_API_KEYS), not a client key.
+      token: secretary.adminKey,
       body: [{ username: second, display_name: 'Мария Второва', department: 'Финансы' }],
     });
     expect(

@@ -135,9 +135,13 @@ describe('secretary users', () => {
   it('when users are PUT one or many, then GET returns them and the list pages by username', async () => {
     const prefix = uniqueUsername('page');
     const many = ['c', 'a', 'b', 'd'].map((s) => user({ username: `${prefix}_${s}` }));
-    expect((await secretary.call('/users', { method: 'PUT', body: many })).body).toEqual({ upserted: 4 });
+    expect(
+      (await secretary.call('/users', { method: 'PUT', body: many, token: secretary.adminKey })).body,
+    ).toEqual({ upserted: 4 });
     const single = user({ username: `${prefix}_e`, position: 'старший аналитик' });
-    expect((await secretary.call('/users', { method: 'POST', body: single })).body).toEqual({ upserted: 1 });
+    expect(
+      (await secretary.call('/users', { method: 'POST', body: single, token: secretary.adminKey })).body,
+    ).toEqual({ upserted: 1 });
 
     const got = await secretary.call(`/users/${encodeURIComponent(single.username)}`);
     expect(got.status).toBe(200);
@@ -163,15 +167,21 @@ describe('secretary users', () => {
     const missing = await secretary.call('/users/nobody_here');
     expect(missing.status).toBe(404);
     expect(missing.body.message).toBe("User 'nobody_here' is not in the directory");
-    const bad = await secretary.call('/users', { method: 'PUT', body: { display_name: 'no username' } });
+    const bad = await secretary.call('/users', {
+      method: 'PUT',
+      body: { display_name: 'no username' },
+      token: secretary.adminKey,
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toBe('Bad Request');
-    expect((await secretary.call('/users', { method: 'PUT', rawBody: '{' })).status).toBe(400);
+    expect(
+      (await secretary.call('/users', { method: 'PUT', rawBody: '{', token: secretary.adminKey })).status,
+    ).toBe(400);
   });
 
   it('when a known user writes, then the guesser and analyst see their department and position', async () => {
     const known = user();
-    await secretary.call('/users', { method: 'PUT', body: known });
+    await secretary.call('/users', { method: 'PUT', body: known, token: secretary.adminKey });
     const res = await secretary.analyze({
       channel: 'tg',
       username: known.username,

@@ -1,9 +1,11 @@
-import { baseServiceConfig, z } from '@workemon/config';
+import { baseServiceConfig, requireCredentials, z } from '@workemon/config';
 import { llmConfigFields } from '@workemon/llm';
 
-export const configSchema = z.object({
-  ...baseServiceConfig(8002),
-  ...llmConfigFields,
-});
+export const configSchema = z
+  .object({
+    ...baseServiceConfig(8002),
+    ...llmConfigFields,
+  })
+  .superRefine(requireCredentials(['SERVICE_TOKEN']));
 
 export type Config = z.output<typeof configSchema>;

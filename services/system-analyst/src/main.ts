@@ -1,5 +1,10 @@
 import { loadConfig } from '@workemon/config';
-import { exitOnStartupError, installGracefulShutdown, listen } from '@workemon/http-kit';
+import {
+  exitOnStartupError,
+  installGracefulShutdown,
+  listen,
+  warnWhenAuthDisabled,
+} from '@workemon/http-kit';
 import { createLlmServiceDeps } from '@workemon/llm';
 import { createApp, SERVICE_NAME } from './app.js';
 import { configSchema } from './config.js';
@@ -14,6 +19,7 @@ async function main(): Promise<void> {
     config,
     builtInPrompt: BUILT_IN_PROMPT,
   });
+  warnWhenAuthDisabled(config, deps.logger);
   const server = await listen(createApp(deps), config.PORT, config.HOST);
   deps.logger.info(`${SERVICE_NAME} listening on http://${config.HOST}:${config.PORT}`, {
     prompt: { source: deps.promptSource },

@@ -17,6 +17,7 @@ describe('system-analyst /prepare-analititcs', () => {
     llm = await startFakeLlm();
     const config = configSchema.parse({
       PORT: '0',
+      AUTH_DISABLED: 'true',
       LLM_PROVIDER: 'ollama',
       LLM_BASE_URL: llm.url,
       LLM_MODEL: 'llama-test',

@@ -96,7 +96,8 @@ export class UserRepository implements UserDirectoryPort {
 
 function decodeUserCursor(cursor: string): string {
   const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!decoded.startsWith('u:'))
+  // A cursor we issued holds a stored username: printable, never NUL or another control character.
+  if (!decoded.startsWith('u:') || /\p{C}/u.test(decoded))
     throw AppError.badRequest("Parameter 'cursor' is not a cursor this API issued");
   return decoded.slice(2);
 }

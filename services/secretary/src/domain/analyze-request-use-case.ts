@@ -324,7 +324,7 @@ export class AnalyzeRequestUseCase {
       // At debug: the access log line (info) carries channel, action and conversation already.
       logger.debug('request analysed', {
         event: { action: 'analyze-request', outcome: 'success' },
-        user: { name: input.username },
+        user: { name: truncateForLog(input.username, 64) },
         labels: { channel: input.channel, action, is_enough: String(context.is_enough) },
         workemon: {
           request_text: truncateForLog(input.request),
@@ -365,7 +365,7 @@ export class AnalyzeRequestUseCase {
       }
       logger.warn(`analysis failed: ${message}`, {
         event: { action: 'analyze-request', outcome: 'failure' },
-        user: { name: input.username },
+        user: { name: truncateForLog(input.username, 64) },
         labels: { channel: input.channel },
       });
       throw error;
@@ -402,7 +402,7 @@ export class AnalyzeRequestUseCase {
       }
       this.deps.logger.warn(`no mailing list for department '${source.department}': nothing is sent`, {
         event: { action: 'department-mail', outcome: 'failure' },
-        user: { name: source.username },
+        user: { name: truncateForLog(source.username, 64) },
       });
     }
     return [];

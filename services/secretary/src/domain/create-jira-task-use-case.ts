@@ -23,15 +23,13 @@ export function jiraTaskPayload(source: JiraTaskSource): JiraTaskPayload {
   const firstLine = source.request.split(/\r?\n/).find((l) => l.trim() !== '') ?? source.request;
   const summary = oneLine(`${source.displayName}: ${firstLine}`, SUMMARY_MAX);
   const description = [
-    `Обращение от ${source.displayName} (${source.username}), департамент: ${source.department}, канал: ${source.channel}.`,
+    `Обращение от ${wikiText(source.displayName)} (${wikiText(source.username)}), департамент: ${wikiText(source.department)}, канал: ${source.channel}.`,
     '',
     'Запрос:',
-    '{noformat}',
-    source.request.replaceAll('{noformat}', '{ noformat}'),
-    '{noformat}',
+    noformat(source.request),
     '',
     'Анализ:',
-    source.analysis,
+    noformat(source.analysis),
     '',
     `Workemon: trace.id ${source.traceId ?? '—'}${source.conversationId ? `, диалог ${source.conversationId}` : ''}`,
   ].join('\n');
@@ -41,6 +39,20 @@ export function jiraTaskPayload(source: JiraTaskSource): JiraTaskPayload {
       description.length > DESCRIPTION_MAX ? `${description.slice(0, DESCRIPTION_MAX)}…` : description,
     label: `workemon-${source.exchangeUid}`,
   };
+}
+
+/**
+ * User text and the model's analysis are shown verbatim: inside {noformat} nothing but a closing
+ * {noformat} is markup, and Jira reads macro names in any case ({NoFormat}), so every spelling is broken up.
+ */
+function noformat(text: string): string {
+  const body = text.length > 12_000 ? `${text.slice(0, 12_000)}…` : text;
+  return `{noformat}\n${body.replace(/\{(noformat)/gi, '{ $1')}\n{noformat}`;
+}
+
+/** A name inside a wiki-markup line: one line, every markup character escaped. */
+function wikiText(text: string): string {
+  return oneLine(text, 300).replace(/[\\{}[\]*_+^~|!#?-]/g, '\\$&');
 }
 
 function oneLine(text: string, max: number): string {

@@ -1,12 +1,15 @@
 import { AnalyzeRequestInputSchema } from '@workemon/contracts';
-import { admissionLimit, parseInput } from '@workemon/http-kit';
+import { admissionLimit, type KeyedRateLimiter, parseInput } from '@workemon/http-kit';
 import { type RequestHandler, Router } from 'express';
 import type { AnalyzeRequestUseCase } from '../domain/analyze-request-use-case.js';
 
-/** GET (query) and POST (JSON body) /analyze-request: same input, same answer. */
+/**
+ * GET (query) and POST (JSON body) /analyze-request: same input, same answer. One person
+ * (channel + username) gets a bounded number of analyses per minute, whichever key sends them.
+ */
 export function analyzeRequestRoutes(
   useCase: AnalyzeRequestUseCase,
-  options: { maxInFlight: number; onShed?: () => void },
+  options: { maxInFlight: number; onShed?: () => void; perUser?: KeyedRateLimiter },
 ): Router {
   const router = Router();
   // Before parsing, the database and the LLM: overload is refused while it costs nothing.
@@ -17,6 +20,7 @@ export function analyzeRequestRoutes(
   });
   const handler: RequestHandler = async (req, res) => {
     const input = parseInput(AnalyzeRequestInputSchema, req);
+    await options.perUser?.consume(`${input.channel}\u0000${input.username}`);
     const answer = await useCase.execute(input, res.locals.requestId as string | undefined);
     // The access log line is the request's one line at info: it says what was decided.
     res.locals.logFields = {

@@ -1,5 +1,5 @@
-import { UserSchema, UsersUpsertSchema, z } from '@workemon/contracts';
-import { parseInput, parseValue, stripNul } from '@workemon/http-kit';
+import { UserSchema, UsersUpsertSchema, usernameSchema, z } from '@workemon/contracts';
+import { parseInput, parseValue, requireRole } from '@workemon/http-kit';
 import { type RequestHandler, Router } from 'express';
 import type { UserDirectoryUseCases } from '../domain/user-directory-use-cases.js';
 
@@ -10,7 +10,14 @@ export const UsersQuerySchema = z.object({
     .min(1, { error: "Parameter 'limit' must be between 1 and 500" })
     .max(500, { error: "Parameter 'limit' must be between 1 and 500" })
     .default(100),
-  cursor: z.string().trim().min(1).optional().describe('Opaque cursor from next_cursor'),
+  cursor: z
+    .string()
+    .trim()
+    .min(1)
+    .max(1024)
+    .regex(/^[A-Za-z0-9_-]+$/, { error: "Parameter 'cursor' is not a cursor this API issued" })
+    .optional()
+    .describe('Opaque cursor from next_cursor'),
 });
 
 // Plain zod here (no .openapi()): the zod-to-openapi type augmentation is not visible when building against dist types.
@@ -18,15 +25,13 @@ export const UsersPageSchema = z.object({ items: z.array(UserSchema), next_curso
 
 export const UsersUpsertResultSchema = z.object({ upserted: z.number().int() });
 
-/** NUL bytes never reach Postgres, whatever the shape of the body (one user or many). */
-function withoutNul(value: unknown): unknown {
-  if (typeof value === 'string') return stripNul(value);
-  if (Array.isArray(value)) return value.map(withoutNul);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutNul(v)]));
-  }
-  return value;
-}
+const UsernameParamsSchema = z.object({ username: usernameSchema() });
+
+/** Directory entries feed prompts and department mail: only admin keys may change them. */
+const adminOnly = requireRole(
+  ['admin'],
+  'Changing the user directory needs an admin key: send one of ADMIN_API_KEYS as the bearer token',
+);
 
 export function usersRoutes(useCases: UserDirectoryUseCases): Router {
   const router = Router();
@@ -35,12 +40,12 @@ export function usersRoutes(useCases: UserDirectoryUseCases): Router {
     res.json(await useCases.list(query.limit, query.cursor));
   });
   router.get('/users/:username', async (req, res) => {
-    res.json(await useCases.get(req.params.username ?? ''));
+    res.json(await useCases.get(parseValue(UsernameParamsSchema, req.params).username));
   });
   const upsert: RequestHandler = async (req, res) => {
-    res.json(await useCases.upsert(parseValue(UsersUpsertSchema, withoutNul(req.body ?? {}))));
+    res.json(await useCases.upsert(parseValue(UsersUpsertSchema, req.body ?? {})));
   };
-  router.put('/users', upsert);
-  router.post('/users', upsert);
+  router.put('/users', adminOnly, upsert);
+  router.post('/users', adminOnly, upsert);
   return router;
 }

@@ -17,6 +17,8 @@ import { analystAnswer, enoughContext, type FakeUpstream, startFakeUpstream } fr
 
 export interface RunningSecretary {
   url: string;
+  /** Bearer for directory writes (ADMIN_API_KEYS): the configured one, or one made for the test. */
+  adminKey: string;
   config: Config;
   logs: CapturedLines;
   metrics: ServiceMetrics;
@@ -67,6 +69,9 @@ export async function startSecretary(options: StartSecretaryOptions): Promise<Ru
     SYSTEM_ANALYST_URL: options.analystUrl,
     UPSTREAM_TIMEOUT_MS: '2000',
     DATABASE_POOL_MAX: '4',
+    ADMIN_API_KEYS: TEST_ADMIN_KEY,
+    // Auth fails closed; a test that gives no SERVICE_TOKEN runs the secretary open on purpose.
+    ...(options.env?.SERVICE_TOKEN ? {} : { AUTH_DISABLED: 'true' }),
     ...options.env,
   });
   const logs = new CapturedLines();
@@ -104,7 +109,7 @@ export async function startSecretary(options: StartSecretaryOptions): Promise<Ru
   const url = `http://127.0.0.1:${boundPort(server)}`;
   exchanges.start();
   followUps.worker?.start();
-  const defaultToken = config.API_KEYS[0] ?? config.SERVICE_TOKEN;
+  const defaultToken = config.API_KEYS[0] ?? config.SERVICE_TOKEN ?? config.ADMIN_API_KEYS[0];
 
   const call: RunningSecretary['call'] = async (path, opts = {}) => {
     const headers: Record<string, string> = { ...opts.headers };
@@ -132,6 +137,7 @@ export async function startSecretary(options: StartSecretaryOptions): Promise<Ru
 
   return {
     url,
+    adminKey: config.ADMIN_API_KEYS[0] ?? TEST_ADMIN_KEY,
     config,
     logs,
     metrics,
@@ -155,6 +161,8 @@ export async function startSecretary(options: StartSecretaryOptions): Promise<Ru
     },
   };
 }
+
+const TEST_ADMIN_KEY = `test-admin-${randomBytes(8).toString('hex')}`;
 
 /** Usernames unique per test so conversations and history never collide. */
 export function uniqueUsername(prefix = 'user'): string {
