@@ -75,7 +75,7 @@ describe('launcher (pnpm start)', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ name: 'admin', password }),
       });
-      expect(signIn.status).toBe(201);
+      expect(signIn.status, await signIn.clone().text()).toBe(201);
       expect(signIn.headers.get('set-cookie')).toMatch(/HttpOnly/i);
     } finally {
       child.kill('SIGINT');

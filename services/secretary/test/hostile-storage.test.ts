@@ -252,11 +252,11 @@ describe('secretary storage under hostile input', () => {
         const body = JSON.stringify(res.body);
         for (const leak of ['insert into', 'params', 'secretary.', '4509', 'secret_user_42'])
           expect(body).not.toContain(leak);
-        // The log may name the SQL (parameterised) but never a value.
+        // The log says why (the driver's code) but never a value.
         const logs = broken.logs.lines.join('\n');
         for (const leak of ['4509', 'Qwerty123', 'secret_user_42', 'params:'])
           expect(logs).not.toContain(leak);
-        expect(logs).toContain('parameter(s)');
+        expect(logs).toContain('ECONNREFUSED');
       } finally {
         await broken.close();
       }

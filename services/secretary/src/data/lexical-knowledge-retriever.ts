@@ -56,6 +56,18 @@ const FILLER = new Set([
   'вопрос',
   'есть',
   'ли',
+  'свой',
+  'своя',
+  'свое',
+  'свои',
+  'свою',
+  'своего',
+  'посмотреть',
+  'смотреть',
+  'найти',
+  'получить',
+  'обращаться',
+  'обратиться',
   'please',
   'how',
   'what',
@@ -75,6 +87,8 @@ const FILLER = new Set([
 ]);
 
 const MAX_WORDS = 24;
+/** Words in more than this share of passages do not pick candidates (they still score). */
+const COMMON_WORD_SHARE = 0.1;
 /** Trigram similarity above which a stored lexeme counts as the same word misspelled or inflected differently. */
 const MIN_SIMILARITY = 0.4;
 const MAX_EXPANSIONS = 3;
@@ -140,10 +154,13 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
   private async run(query: string, limit: number): Promise<KnowledgeHit[]> {
     const words = queryWords(query);
     if (words.length === 0) return [];
-    const groups = await this.groups(words);
+    const { groups, df, n } = await this.groups(words);
     const forms = [...new Set(groups.flatMap((g) => g.forms.map((f) => f.query)))];
     if (forms.length === 0) return [];
-    const orQuery = forms.join(' | ');
+    // Candidates come from the selective words: a word in most passages would make every passage a
+    // candidate (and ts_rank over all of them is the cost of a search). It still counts in the score.
+    const selective = forms.filter((f) => (df.get(f) ?? 0) <= Math.max(COMMON_WORD_SHARE * n, 50));
+    const orQuery = (selective.length > 0 ? selective : forms).join(' | ');
     const { rows } = await this.pool.query<Candidate>(
       `with cand as (
          select p.id, p.document_id, p.search, ts_rank('{0.2,0.5,0.8,1.0}', p.search, $1::tsquery) as rank
@@ -212,7 +229,7 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
   }
 
   /** Each query lexeme with its trigram corrections and an idf weight (BM25's). */
-  private async groups(words: string[]): Promise<Group[]> {
+  private async groups(words: string[]): Promise<{ groups: Group[]; df: Map<string, number>; n: number }> {
     const { rows } = await this.pool.query<{
       ord: number;
       lexeme: string;
@@ -260,7 +277,7 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
             : UNKNOWN_WORD_SHARE * idf(0);
       groups.push({ forms: known.map(([form, factor]) => ({ query: tsLiteral(form), factor })), weight });
     }
-    return groups;
+    return { groups, df: new Map([...df].map(([form, count]) => [tsLiteral(form), count])), n };
   }
 }
 
