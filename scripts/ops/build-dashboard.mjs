@@ -322,6 +322,56 @@ panel(
 );
 panel(
   'timeseries',
+  'Ledger: stuck work (rows held by a dead owner, oldest unanswered message)',
+  [
+    ['max(communicator_ledger_orphaned_rows)', 'rows whose owner stopped beating'],
+    ['max(communicator_ledger_oldest_open_seconds) / 60', 'oldest open message (min)'],
+  ],
+  {
+    w: 6,
+    unit: 'short',
+    description:
+      'Orphaned rows are taken over within COMMUNICATOR_LEASE_MS (10 s); a lasting value means no dispatcher runs. The oldest open message grows during an outage (retried, never counted).',
+  },
+);
+panel(
+  'timeseries',
+  'Ledger: take-overs, failed heartbeats, failures by kind',
+  [
+    [`sum by (channel) (increase(communicator_ledger_takeovers_total[${RATE}]))`, 'take-over {{channel}}'],
+    [
+      `sum by (outcome) (increase(communicator_ledger_heartbeats_total{outcome!="ok"}[${RATE}]))`,
+      'heartbeat {{outcome}}',
+    ],
+    [`sum by (kind) (increase(communicator_ledger_failures_total[${RATE}]))`, 'failure {{kind}}'],
+  ],
+  {
+    w: 6,
+    unit: 'short',
+    description:
+      'Take-overs: rows of a process that died. Failures: outage (retried, never counted), message (counts an attempt), permanent (quarantined at once).',
+  },
+);
+panel(
+  'timeseries',
+  'Interrupted sends: checked before resending, ambiguous resends',
+  [
+    [
+      `sum by (channel, result) (increase(communicator_sent_checks_total[${RATE}]))`,
+      'check {{channel}} {{result}}',
+    ],
+    [`sum by (channel) (increase(channel_ambiguous_sends_total[${RATE}]))`, 'ambiguous resend {{channel}}'],
+    [`sum(increase(communicator_mail_parse_crashes_total[${RATE}]))`, 'mail parse crashes'],
+  ],
+  {
+    w: 6,
+    unit: 'short',
+    description:
+      'A reply interrupted by a crash is looked up (mail: sent folder by Message-ID) before any resend; Telegram cannot be checked, so its resends are counted as ambiguous.',
+  },
+);
+panel(
+  'timeseries',
   'Follow-ups: Jira issues and escalations (outcomes, waiting)',
   [
     [`sum by (kind, outcome) (increase(follow_ups_total[${RATE}]))`, '{{kind}} {{outcome}}'],

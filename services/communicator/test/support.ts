@@ -27,6 +27,15 @@ export function ensureBuilt(): void {
   }
 }
 
+/** Child-process mesh tests run the other services' dist/ too (built by vitest's global setup). */
+export function ensureServicesBuilt(services: string[]): void {
+  for (const service of services) {
+    const main = join(REPO_ROOT, 'services', service, 'dist', 'main.js');
+    if (!existsSync(main))
+      throw new Error(`${main} is missing: run the tests through vitest (its global setup builds)`);
+  }
+}
+
 export function migrate(databaseUrl: string): void {
   execFileSync('node', [join(SERVICE_DIR, 'dist', 'migrate.js')], {
     env: { ...process.env, DATABASE_URL: databaseUrl },
@@ -124,8 +133,14 @@ export interface CommunicatorProcess {
   health(): Promise<{ status: string; checks: Record<string, { status: string; detail?: string }> }>;
 }
 
-/** Starts `node dist/main.js` with the given environment on a free loopback port; resolves once it listens. */
-export async function startCommunicator(env: Record<string, string>): Promise<CommunicatorProcess> {
+/**
+ * Starts `node dist/main.js` with the given environment on a free loopback port; resolves once it
+ * listens (or at once with `{ waitReady: false }`: the kill tests kill it wherever it is, booting too).
+ */
+export async function startCommunicator(
+  env: Record<string, string>,
+  options: { waitReady?: boolean } = {},
+): Promise<CommunicatorProcess> {
   const port = await freePort();
   const child = spawn('node', [join(SERVICE_DIR, 'dist', 'main.js')], {
     env: {
@@ -145,14 +160,18 @@ export async function startCommunicator(env: Record<string, string>): Promise<Co
   child.stderr?.on('data', collect);
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`communicator exited: ${logs.slice(-5).join('\n')}`);
-      const res = await fetch(`${url}/health/live`);
-      return res.ok;
-    },
-    20_000,
-    50,
+  await (
+    options.waitReady === false
+      ? Promise.resolve()
+      : waitFor(
+          async () => {
+            if (child.exitCode !== null) throw new Error(`communicator exited: ${logs.slice(-5).join('\n')}`);
+            const res = await fetch(`${url}/health/live`);
+            return res.ok;
+          },
+          20_000,
+          50,
+        )
   ).catch((error: unknown) => {
     child.kill('SIGKILL');
     throw new Error(`${(error as Error).message}\n${logs.slice(-10).join('\n')}`);

@@ -3,17 +3,16 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  createTestDatabase,
   freePort,
   type OwnPostgres,
   ownPostgresUnavailable,
   queryRows,
   startOwnPostgres,
-  type TestDatabase,
   waitFor,
 } from '@workemon/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runMigrations } from '../src/data/migrate.js';
+import { createMigratedDatabase, DATABASE_KINDS, type MigratedDatabase } from './support/database-kinds.js';
 import { enoughContext, type FakeUpstream, startFakeUpstream } from './support/fake-upstream.js';
 import {
   type RunningSecretary,
@@ -59,8 +58,8 @@ const analyze = (url: string, body: Record<string, string>) =>
     body: JSON.stringify(body),
   }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
 
-describe('a killed secretary', () => {
-  let db: TestDatabase;
+describe.each(DATABASE_KINDS)('a killed secretary on %s', (kind) => {
+  let db: MigratedDatabase;
   let guesser: FakeUpstream;
   let analyst: FakeUpstream;
   const children: ChildProcess[] = [];
@@ -68,8 +67,7 @@ describe('a killed secretary', () => {
   beforeAll(async () => {
     // tsc -b: incremental, a no-op when dist is current.
     execFileSync('pnpm', ['--filter', '@workemon/secretary', 'build'], { cwd: SERVICE_DIR, stdio: 'ignore' });
-    db = await createTestDatabase('secretary_kill');
-    await runMigrations(db.url);
+    db = await createMigratedDatabase(kind, 'secretary_kill');
     // A slow LLM: the kill lands mid-analysis.
     guesser = await startFakeUpstream(() => ({ ...enoughContext(), delayMs: 1_500 }));
     analyst = await startFakeUpstream(() => ({
@@ -81,7 +79,7 @@ describe('a killed secretary', () => {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
     await guesser?.close();
     await analyst?.close();
-    await db?.drop();
+    await db?.close();
   });
 
   it('when it is SIGKILLed mid-analysis, then its message_id retried at once against a new secretary is answered within 15 s', async () => {

@@ -1,8 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { HealthCheckResult } from '@workemon/contracts';
 import type { Logger } from '@workemon/logger';
-import { type ImapConnectionOptions, ImapMailboxClient } from '../clients/imap-mailbox-client.js';
-import type { CheckpointRepository } from '../data/checkpoint-repository.js';
+import {
+  type FetchedMessage,
+  type ImapConnectionOptions,
+  ImapMailboxClient,
+} from '../clients/imap-mailbox-client.js';
+import type { CheckpointRepository, ParseMarker } from '../data/checkpoint-repository.js';
 import type { InboundLedgerRepository } from '../data/inbound-ledger-repository.js';
 import type { NewInboundRow } from '../data/schema.js';
 import { fetchBatches } from '../domain/fetch-batches.js';
@@ -34,6 +38,14 @@ export interface EmailInboxWorkerOptions {
 }
 
 const MIN_BACKOFF_MS = 1_000;
+
+/** Mails parsed under one checkpoint marker (and recorded, checkpointed together). */
+const PARSE_RUN = 10;
+
+interface ParseRun {
+  messages: FetchedMessage[];
+  marker: ParseMarker;
+}
 const MAX_BACKOFF_MS = 60_000;
 
 /**
@@ -55,7 +67,7 @@ export class EmailInboxWorker {
   private lastPollAt: number | undefined;
   private lastError: string | undefined;
   /** What the previous process was parsing when it died (read once, at the first poll). */
-  private inheritedParse: Promise<{ uid: number; crashes: number } | undefined> | undefined;
+  private inheritedParse: Promise<ParseMarker | undefined> | undefined;
   readonly checkpointKey: string;
 
   constructor(
@@ -240,49 +252,93 @@ export class EmailInboxWorker {
     for (const chunk of batches) {
       if (this.stopped) return false;
       const messages = await client.fetchSources(chunk);
-      const rows: NewInboundRow[] = [];
-      for (const message of messages)
-        rows.push(await this.parseGuarded(message.uid, message.source, uidValidity));
-      const inserted = await ledger.record(rows);
-      await checkpoints.clearParsing(this.checkpointKey);
-      for (const row of inserted) {
-        const outcomeLabel = row.status === 'received' ? 'received' : row.status;
-        metrics.channelMessages.inc({ channel: 'email', outcome: outcomeLabel });
-        if (row.status === 'quarantined') metrics.quarantined.inc({ channel: 'email' });
-        if (row.status !== 'received') {
-          logger.info(`mail ${row.status}: ${row.lastError ?? ''}`, { 'communicator.inbound_id': row.id });
+      for (const run of await this.parseRuns(messages)) {
+        if (this.stopped) return false;
+        const rows: NewInboundRow[] = [];
+        for (const message of run.messages) rows.push(await this.parseMarked(message, run, uidValidity));
+        const inserted = await ledger.record(rows);
+        for (const row of inserted) {
+          const outcomeLabel = row.status === 'received' ? 'received' : row.status;
+          metrics.channelMessages.inc({ channel: 'email', outcome: outcomeLabel });
+          if (row.status === 'quarantined') metrics.quarantined.inc({ channel: 'email' });
+          if (row.status !== 'received') {
+            logger.info(`mail ${row.status}: ${row.lastError ?? ''}`, { 'communicator.inbound_id': row.id });
+          }
         }
+        // Checkpoint only after the ledger has the rows: a crash in between refetches, and dedupe
+        // absorbs it. Run by run, so a process killed mid-batch keeps what it recorded.
+        if (advanceCheckpoint)
+          await checkpoints.set(this.checkpointKey, {
+            uidvalidity: uidValidity,
+            lastUid: run.marker.lastUid,
+          });
+        else await checkpoints.clearParsing(this.checkpointKey);
+        if (inserted.length > 0) this.deps.onNewWork();
       }
-      // Checkpoint only after the ledger has the rows: a crash in between refetches, and dedupe absorbs it.
       const highest = chunk.at(-1);
       if (advanceCheckpoint && highest !== undefined)
         await checkpoints.set(this.checkpointKey, { uidvalidity: uidValidity, lastUid: highest });
-      if (inserted.length > 0) this.deps.onNewWork();
     }
     return true;
   }
 
   /**
-   * Parses one mail with a marker in the checkpoint row around it. A process that dies while
-   * parsing leaves the marker; the next one counts that crash against the mail, and a mail that
-   * was being parsed at `maxParseCrashes` deaths is recorded quarantined without being parsed
-   * again, so one poison mail cannot stop the mailbox (the checkpoint moves past it).
+   * Splits fetched mail into runs parsed under one marker each (checkpoint row: "parsing UIDs
+   * a..b"). A process that dies parsing leaves the marker behind. The next process parses the
+   * mails that marker covered one by one, each under its own marker; a mail that was being
+   * parsed alone when a process died has that crash counted, and at `maxParseCrashes` it is
+   * recorded quarantined without being parsed again, so one poison mail cannot stop the
+   * mailbox. Other mails go in runs of PARSE_RUN (few writes per mail).
    */
-  private async parseGuarded(uid: number, source: Buffer, uidvalidity: number): Promise<NewInboundRow> {
-    const { checkpoints, metrics, logger, options } = this.deps;
-    this.inheritedParse ??= checkpoints.parsing(this.checkpointKey);
+  private async parseRuns(messages: FetchedMessage[]): Promise<ParseRun[]> {
+    this.inheritedParse ??= this.deps.checkpoints.parsing(this.checkpointKey);
     const inherited = await this.inheritedParse;
-    let crashes = 0;
-    if (inherited?.uid === uid) {
-      crashes = inherited.crashes + 1;
-      this.inheritedParse = Promise.resolve(undefined);
-      metrics.parseCrashes.inc();
-      logger.warn(`mail UID ${uid} was being parsed when a process died (${crashes} time(s))`, {
-        event: { action: 'mail-parse-crash' },
-        'communicator.imap_uid': uid,
-      });
+    const runs: ParseRun[] = [];
+    let current: FetchedMessage[] = [];
+    const flush = () => {
+      if (current.length === 0) return;
+      const uid = current[0]?.uid ?? 0;
+      runs.push({ messages: current, marker: { uid, lastUid: current.at(-1)?.uid ?? uid, crashes: 0 } });
+      current = [];
+    };
+    for (const message of messages) {
+      if (inherited && message.uid >= inherited.uid && message.uid <= inherited.lastUid) {
+        flush();
+        const alone = inherited.uid === inherited.lastUid;
+        // Only a crash while this mail was parsed alone is its own doing.
+        const crashes = alone ? inherited.crashes + 1 : 0;
+        if (alone) {
+          this.deps.metrics.parseCrashes.inc();
+          this.deps.logger.warn(
+            `mail UID ${message.uid} was being parsed when a process died (${crashes} time(s))`,
+            {
+              event: { action: 'mail-parse-crash' },
+              'communicator.imap_uid': message.uid,
+            },
+          );
+        }
+        runs.push({ messages: [message], marker: { uid: message.uid, lastUid: message.uid, crashes } });
+        continue;
+      }
+      current.push(message);
+      if (current.length >= PARSE_RUN) flush();
     }
-    if (crashes >= options.maxParseCrashes) {
+    flush();
+    // The inherited marker is used up once its mails are in runs of their own.
+    if (inherited && messages.some((m) => m.uid >= inherited.lastUid))
+      this.inheritedParse = Promise.resolve(undefined);
+    return runs;
+  }
+
+  /** Parses one mail of a run (the run's marker is written before its first mail). */
+  private async parseMarked(
+    message: FetchedMessage,
+    run: ParseRun,
+    uidvalidity: number,
+  ): Promise<NewInboundRow> {
+    const { checkpoints, options } = this.deps;
+    const { uid, source } = message;
+    if (run.marker.crashes >= options.maxParseCrashes) {
       return {
         channel: 'email',
         externalId: `sha256:${createHash('sha256').update(source).digest('hex')}`,
@@ -293,11 +349,11 @@ export class EmailInboxWorker {
         replyTo: '',
         rawBytes: source.length,
         status: 'quarantined',
-        attempts: crashes,
-        lastError: `the process died ${crashes} times while parsing this mail: not parsed again`,
+        attempts: run.marker.crashes,
+        lastError: `the process died ${run.marker.crashes} times while parsing this mail: not parsed again`,
       };
     }
-    await checkpoints.markParsing(this.checkpointKey, uid, crashes);
+    if (uid === run.marker.uid) await checkpoints.markParsing(this.checkpointKey, run.marker);
     if (options.testCrashMarker && source.includes(options.testCrashMarker)) {
       // Test-only fault injection (COMMUNICATOR_TEST_CRASH_MARKER): die like a crashing parser would.
       process.kill(process.pid, 'SIGKILL');

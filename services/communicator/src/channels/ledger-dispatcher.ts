@@ -24,10 +24,14 @@ const DELIVERIES_PER_SLOT = 2;
  *
  * Every row it works on is owned by this process (`owner`), and a heartbeat
  * renews their leases every `heartbeatMs`: a process that dies stops beating,
- * and its rows are orphans `leaseMs` later. Orphans are taken over one at a
- * time with nothing else running (the dispatcher first lets its own rows
- * finish): if the process dies again then, that row did it, and the crash is
- * charged to it alone (see InboundLedgerRepository.claimOrphan).
+ * and its rows are orphans `leaseMs` later. Rows orphaned by one crash are
+ * taken over with the normal flow. Rows that were in flight at two crashes or
+ * more are suspects: they run with nothing else beside them (the dispatcher
+ * first lets its own rows finish), in groups that halve with each further
+ * crash (`concurrency` / 2, … one), so a row that keeps crashing the process
+ * ends up running alone, and only a crash then is charged to it (see
+ * InboundLedgerRepository.claimOrphans). Random crashes of a busy process
+ * charge nobody and never stall the flow for long.
  */
 export class LedgerDispatcher {
   /** Every row task still running (analysis or delivery): stop() waits for all of them. */
@@ -36,8 +40,8 @@ export class LedgerDispatcher {
   private readonly owned = new Set<number>();
   /** Rows holding a slot (claimed, not yet answered). */
   private slotsUsed = 0;
-  /** An orphan is running alone: nothing else is claimed until it ends. */
-  private isolating = false;
+  /** Taken-over rows still running: nothing else is claimed until they end. */
+  private isolatedInFlight = 0;
   private readonly wakeable = new Wakeable();
   private stopped = false;
   private running: Promise<void> | undefined;
@@ -110,18 +114,43 @@ export class LedgerDispatcher {
     while (!this.stopped) {
       let again = false;
       try {
-        if (this.isolating) {
-          // Nothing else runs beside an orphan under test.
-        } else if (this.inFlight.size === 0 && (await ledger.hasOrphans())) {
-          const row = await ledger.claimOrphan(owner, leaseMs, maxAttempts);
-          if (row) {
-            this.tookOver(row);
+        const level = this.isolatedInFlight > 0 ? undefined : await ledger.orphanLevel();
+        if (this.isolatedInFlight > 0) {
+          // Nothing else runs beside taken-over suspects.
+        } else if (level === 0) {
+          // Rows of a process that died once are not suspects yet (crashes happen: deploys, OOM,
+          // kills): they are taken over with the normal flow, so a crash never stalls the rest.
+          const rows = await ledger.claimOrphans(owner, {
+            level,
+            limit: concurrency - this.slotsUsed,
+            leaseMs,
+            maxAttempts,
+            isolated: false,
+          });
+          for (const row of rows) {
+            this.tookOver(row, 0);
+            this.run(row, false);
+          }
+          again = rows.length > 0 && this.slotsUsed < concurrency;
+        } else if (level !== undefined && this.inFlight.size === 0) {
+          // Rows that were in flight at two crashes or more: run with nothing beside them, in
+          // groups that halve with each crash, until a row that keeps crashing runs alone.
+          const size = Math.max(1, concurrency >> Math.min(level, 30));
+          const rows = await ledger.claimOrphans(owner, {
+            level,
+            limit: size,
+            leaseMs,
+            maxAttempts,
+            isolated: true,
+          });
+          for (const row of rows) {
+            this.tookOver(row, rows.length);
             if (row.status === 'quarantined') this.gaveUp(row);
             else this.run(row, true);
           }
-          again = true;
-        } else if (this.inFlight.size > 0 && (await ledger.hasOrphans())) {
-          // Let our own rows finish first, then take the orphans over one by one.
+          again = rows.length > 0 && this.isolatedInFlight === 0;
+        } else if (level !== undefined) {
+          // Let our own rows finish first, then take the suspects over.
         } else {
           const free =
             this.inFlight.size - this.slotsUsed >= DELIVERIES_PER_SLOT * concurrency
@@ -146,7 +175,7 @@ export class LedgerDispatcher {
   private run(row: InboundRow, isolated: boolean): void {
     this.slotsUsed += 1;
     this.owned.add(row.id);
-    if (isolated) this.isolating = true;
+    if (isolated) this.isolatedInFlight += 1;
     let holdsSlot = true;
     const release = () => {
       if (!holdsSlot) return;
@@ -162,23 +191,27 @@ export class LedgerDispatcher {
       .finally(() => {
         this.inFlight.delete(task);
         this.owned.delete(row.id);
-        if (isolated) this.isolating = false;
+        if (isolated) this.isolatedInFlight -= 1;
         release();
         this.wakeable.wake();
       });
     this.inFlight.add(task);
   }
 
-  private tookOver(row: InboundRow): void {
+  private tookOver(row: InboundRow, groupSize: number): void {
     this.deps.metrics?.takeovers.inc({ channel: row.channel });
-    this.deps.logger.warn('took over a row whose owner stopped beating; running it alone', {
-      event: { action: 'ledger-takeover' },
-      'communicator.inbound_id': row.id,
-      'communicator.channel': row.channel,
-      'communicator.status': row.status,
-      'communicator.crashes': row.crashes,
-      'communicator.attempts': row.attempts,
-    });
+    this.deps.logger.warn(
+      `took over a row whose owner stopped beating; running it in a group of ${groupSize}`,
+      {
+        event: { action: 'ledger-takeover' },
+        'communicator.takeover_group': groupSize,
+        'communicator.inbound_id': row.id,
+        'communicator.channel': row.channel,
+        'communicator.status': row.status,
+        'communicator.crashes': row.crashes,
+        'communicator.attempts': row.attempts,
+      },
+    );
   }
 
   private gaveUp(row: InboundRow): void {

@@ -7,6 +7,13 @@ export interface Checkpoint {
   lastUid: number;
 }
 
+/** Mails UID `uid`..`lastUid` being parsed; `crashes`: processes that died parsing `uid` alone. */
+export interface ParseMarker {
+  uid: number;
+  lastUid: number;
+  crashes: number;
+}
+
 /** Where each poller resumes: IMAP (UIDVALIDITY, last UID) or Telegram (last confirmed update_id). */
 export class CheckpointRepository {
   constructor(private readonly db: Database) {}
@@ -32,33 +39,41 @@ export class CheckpointRepository {
                         THEN GREATEST(${checkpoints.lastUid}, excluded.last_uid)
                         ELSE excluded.last_uid END`,
           parsingUid: null,
+          parsingLastUid: null,
           parseCrashes: 0,
           updatedAt: sql`now()`,
         },
       });
   }
 
-  /** The mail a process was parsing when it stopped (set by markParsing, cleared by clearParsing/set). */
-  async parsing(key: string): Promise<{ uid: number; crashes: number } | undefined> {
+  /** The mails a process was parsing when it stopped (set by markParsing, cleared by clearParsing/set). */
+  async parsing(key: string): Promise<ParseMarker | undefined> {
     const [row] = await this.db
-      .select({ uid: checkpoints.parsingUid, crashes: checkpoints.parseCrashes })
+      .select({
+        uid: checkpoints.parsingUid,
+        lastUid: checkpoints.parsingLastUid,
+        crashes: checkpoints.parseCrashes,
+      })
       .from(checkpoints)
       .where(eq(checkpoints.key, key));
-    return row?.uid != null ? { uid: row.uid, crashes: row.crashes } : undefined;
+    return row?.uid != null
+      ? { uid: row.uid, lastUid: row.lastUid ?? row.uid, crashes: row.crashes }
+      : undefined;
   }
 
-  /** Written before a mail is parsed: a process that dies parsing it leaves this behind. */
-  async markParsing(key: string, uid: number, crashes: number): Promise<void> {
+  /** Written before mails `uid`..`lastUid` are parsed: a process that dies parsing them leaves this behind. */
+  async markParsing(key: string, marker: ParseMarker): Promise<void> {
+    const values = { parsingUid: marker.uid, parsingLastUid: marker.lastUid, parseCrashes: marker.crashes };
     await this.db
       .insert(checkpoints)
-      .values({ key, uidvalidity: null, lastUid: 0, parsingUid: uid, parseCrashes: crashes })
-      .onConflictDoUpdate({ target: checkpoints.key, set: { parsingUid: uid, parseCrashes: crashes } });
+      .values({ key, uidvalidity: null, lastUid: 0, ...values })
+      .onConflictDoUpdate({ target: checkpoints.key, set: values });
   }
 
   async clearParsing(key: string): Promise<void> {
     await this.db
       .update(checkpoints)
-      .set({ parsingUid: null, parseCrashes: 0 })
+      .set({ parsingUid: null, parsingLastUid: null, parseCrashes: 0 })
       .where(eq(checkpoints.key, key));
   }
 }

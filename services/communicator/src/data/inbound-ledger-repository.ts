@@ -88,54 +88,75 @@ export class InboundLedgerRepository {
       .returning();
   }
 
-  /** True when some row's owner stopped beating (a process died holding it). */
-  async hasOrphans(): Promise<boolean> {
-    const rows = await this.db
-      .select({ id: inbound.id })
+  /**
+   * The lowest crash count among orphans (rows whose owner stopped beating), or undefined when
+   * there are none: orphans are taken over level by level, those that crashed least first.
+   */
+  async orphanLevel(): Promise<number | undefined> {
+    const [row] = await this.db
+      .select({ level: sql<number | null>`min(${inbound.crashes})` })
       .from(inbound)
-      .where(and(orphaned(), inArray(inbound.status, OPEN_STATUSES)))
-      .limit(1);
-    return rows.length > 0;
+      .where(and(orphaned(), inArray(inbound.status, OPEN_STATUSES)));
+    return row?.level ?? undefined;
   }
 
   /**
-   * Takes over one row whose owner died, to be run ALONE (the caller runs
-   * nothing else meanwhile). A crash among many rows proves nothing about any
-   * one of them, so it is not charged; a crash while the row ran alone is its
-   * own doing and counts one attempt. A row that has used `maxAttempts` that
-   * way is quarantined here (returned with status 'quarantined'): a message
-   * that kills the process whenever it is handled ends there, and no other
-   * message pays for it.
+   * Takes over up to `limit` orphans that have crashed `level` times. With `isolated` the caller
+   * runs them as one group with nothing else beside it. A crash while a row ran among others
+   * proves nothing about it and is not charged; the next time it runs in a smaller group (the
+   * caller halves the group size per crash), until it runs alone. A crash while it ran alone (`isolated`) is its own
+   * doing and counts one attempt; a row that has used `maxAttempts` that way is quarantined here
+   * (returned with status 'quarantined'). So a message that kills the process whenever it is
+   * handled is found in a few crashes and ends in quarantine, and no other message pays for it.
    */
-  async claimOrphan(owner: string, leaseMs: number, maxAttempts: number): Promise<InboundRow | undefined> {
-    const due = this.db
-      .select({ id: inbound.id })
-      .from(inbound)
-      .where(and(orphaned(), inArray(inbound.status, OPEN_STATUSES)))
-      .orderBy(asc(inbound.id))
-      .limit(1)
-      .for('update', { skipLocked: true });
-    // SET expressions see the row as it was before this UPDATE.
-    const charged = sql`case when ${inbound.isolated} then 1 else 0 end`;
-    const exhausted = sql`(${inbound.isolated} and ${inbound.attempts} + 1 >= ${maxAttempts})`;
-    const [row] = await this.db
-      .update(inbound)
-      .set({
-        crashes: sql`${inbound.crashes} + 1`,
-        attempts: sql`${inbound.attempts} + ${charged}`,
-        status: sql`case when ${exhausted} then 'quarantined'
-          when ${inbound.status} = 'received' then 'processing' else ${inbound.status} end`,
-        owner: sql`case when ${exhausted} then null else ${owner}::text end`,
-        leaseUntil: sql`case when ${exhausted} then null else now() + make_interval(secs => ${leaseMs / 1000}) end`,
-        heartbeatAt: sql`now()`,
-        isolated: sql`not ${exhausted}`,
-        lastError: sql`case when ${exhausted}
-          then 'gave up after ' || (${inbound.attempts} + 1) || ' attempts (last: ' || ${DIED_ALONE}::text || ')'
-          else ${DIED}::text end`,
-      })
-      .where(inArray(inbound.id, due))
-      .returning();
-    return row;
+  async claimOrphans(
+    owner: string,
+    take: {
+      level: number;
+      limit: number;
+      leaseMs: number;
+      maxAttempts: number;
+      /** The caller runs this group with nothing beside it (a group of one is then `isolated`). */
+      isolated: boolean;
+    },
+  ): Promise<InboundRow[]> {
+    const { level, limit, leaseMs, maxAttempts } = take;
+    return this.db.transaction(async (tx) => {
+      const due = await tx
+        .select({ id: inbound.id })
+        .from(inbound)
+        .where(and(orphaned(), inArray(inbound.status, OPEN_STATUSES), eq(inbound.crashes, level)))
+        .orderBy(asc(inbound.id))
+        .limit(Math.max(1, limit))
+        .for('update', { skipLocked: true });
+      if (due.length === 0) return [];
+      const alone = take.isolated && due.length === 1;
+      // SET expressions see the row as it was before this UPDATE.
+      const charged = sql`case when ${inbound.isolated} then 1 else 0 end`;
+      const exhausted = sql`(${inbound.isolated} and ${inbound.attempts} + 1 >= ${maxAttempts})`;
+      return tx
+        .update(inbound)
+        .set({
+          crashes: sql`${inbound.crashes} + 1`,
+          attempts: sql`${inbound.attempts} + ${charged}`,
+          status: sql`case when ${exhausted} then 'quarantined'
+            when ${inbound.status} = 'received' then 'processing' else ${inbound.status} end`,
+          owner: sql`case when ${exhausted} then null else ${owner}::text end`,
+          leaseUntil: sql`case when ${exhausted} then null else now() + make_interval(secs => ${leaseMs / 1000}) end`,
+          heartbeatAt: sql`now()`,
+          isolated: sql`(not ${exhausted}) and ${alone}`,
+          lastError: sql`case when ${exhausted}
+            then 'gave up after ' || (${inbound.attempts} + 1) || ' attempts (last: ' || ${DIED_ALONE}::text || ')'
+            else ${DIED}::text end`,
+        })
+        .where(
+          inArray(
+            inbound.id,
+            due.map((r) => r.id),
+          ),
+        )
+        .returning();
+    });
   }
 
   /** Renews the lease of the rows `owner` is working on; returns the ids it still owns. */
@@ -256,6 +277,26 @@ export class InboundLedgerRepository {
       ...RELEASED,
     });
     return row.status;
+  }
+
+  /**
+   * The secretary answered again after an outage: messages waiting out an outage backoff (not yet
+   * answered, retried before) are due now instead of after their grown backoff. Returns how many.
+   */
+  async retryOutageWaitersNow(): Promise<number> {
+    const rows = await this.db
+      .update(inbound)
+      .set({ nextAttemptAt: sql`now()` })
+      .where(
+        and(
+          inArray(inbound.status, ['received', 'processing']),
+          isNull(inbound.owner),
+          gt(inbound.retries, 0),
+          gt(inbound.nextAttemptAt, sql`now()`),
+        ),
+      )
+      .returning({ id: inbound.id });
+    return rows.length;
   }
 
   /** Replies sent to one person on one channel since `since` (per-sender rate limit). */

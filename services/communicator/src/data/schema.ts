@@ -94,9 +94,10 @@ export const checkpoints = communicator.table('checkpoints', {
   key: text('key').primaryKey(),
   uidvalidity: bigint('uidvalidity', { mode: 'number' }),
   lastUid: bigint('last_uid', { mode: 'number' }).notNull().default(0),
-  /** UID being parsed now: left set by a process that died parsing it (a poison mail). */
+  /** UIDs being parsed now (parsing_uid..parsing_last_uid): left set by a process that died parsing them. */
   parsingUid: bigint('parsing_uid', { mode: 'number' }),
-  /** Processes that died while parsing `parsingUid`. */
+  parsingLastUid: bigint('parsing_last_uid', { mode: 'number' }),
+  /** Processes that died while parsing `parsingUid` alone. */
   parseCrashes: integer('parse_crashes').notNull().default(0),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });

@@ -84,6 +84,9 @@ export function secretaryMessageId(row: Pick<InboundRow, 'channel' | 'externalId
  * over (it missed its heartbeats) stops before sending anything.
  */
 export class ProcessInboundMessageUseCase {
+  /** An analysis failed as an outage since the last successful one. */
+  private secretaryOutage = false;
+
   constructor(
     private readonly deps: {
       ledger: InboundLedgerRepository;
@@ -133,6 +136,7 @@ export class ProcessInboundMessageUseCase {
         } finally {
           stopWaiting?.();
         }
+        if (this.secretaryOutage) await this.secretaryBack(log);
         if (answer.held_for_operator) {
           // An operator took the conversation over: the secretary kept the message for them.
           await ledger.markSkipped(current.id, owner, HELD_FOR_OPERATOR);
@@ -228,6 +232,20 @@ export class ProcessInboundMessageUseCase {
     channel.afterReply?.(row);
   }
 
+  /**
+   * The secretary answers again: whatever waited out its outage retries now rather than after its
+   * own (exponentially grown) backoff, so a short outage (a restart) costs seconds, not minutes.
+   */
+  private async secretaryBack(log: Record<string, unknown>): Promise<void> {
+    this.secretaryOutage = false;
+    try {
+      const n = await this.deps.ledger.retryOutageWaitersNow();
+      if (n > 0) this.deps.logger.info(`secretary answers again: ${n} waiting messages retried now`, log);
+    } catch (error) {
+      this.deps.logger.warn(`could not pull waiting retries forward: ${(error as Error).message}`, log);
+    }
+  }
+
   private async overRateLimit(row: InboundRow): Promise<boolean> {
     const now = this.deps.now?.() ?? new Date();
     const sent = await this.deps.ledger.repliesSince(
@@ -260,6 +278,7 @@ export class ProcessInboundMessageUseCase {
       // backs off. Anything unclassified (a bug this message triggers) counts, so it cannot loop.
       const counts = !(error instanceof RetryableFailure);
       const kind = counts ? 'message' : 'outage';
+      if (!counts && row.answerText === null) this.secretaryOutage = true;
       metrics.failures.inc({ channel: row.channel, kind });
       // Jittered exponential backoff, capped; a peer's retry-after wins when it is longer.
       const step = counts ? row.attempts : row.retries;

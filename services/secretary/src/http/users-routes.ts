@@ -27,9 +27,13 @@ export const UsersUpsertResultSchema = z.object({ upserted: z.number().int() });
 
 const UsernameParamsSchema = z.object({ username: usernameSchema() });
 
-/** Directory entries feed prompts and department mail: only admin keys may change them. */
+/**
+ * Directory entries feed prompts and department mail: admin keys may change them, and the mesh's
+ * own service token (the operators' console writes on behalf of its signed-in operators); client
+ * API keys may not.
+ */
 const adminOnly = requireRole(
-  ['admin'],
+  ['admin', 'service'],
   'Changing the user directory needs an admin key: send one of ADMIN_API_KEYS as the bearer token',
 );
 

@@ -1,0 +1,1 @@
+ALTER TABLE "communicator"."checkpoints" ADD COLUMN "parsing_last_uid" bigint;
