@@ -55,7 +55,14 @@ function knownKeys(schema: z.ZodType): string[] | undefined {
  * (a typo or a smuggled key is an error, not silently ignored). NUL bytes are the contract's
  * business: stripped from free text, refused in identifiers.
  */
-export function parseInput<S extends z.ZodType>(schema: S, req: Request): z.output<S> {
+export function parseInput<S extends z.ZodType>(
+  schema: S,
+  req: Request,
+  options: {
+    /** Ignore parameters the contract does not define (prototype keys are refused regardless). */
+    allowUnknown?: boolean;
+  } = {},
+): z.output<S> {
   const isRead = req.method === 'GET' || req.method === 'HEAD';
   if (
     !isRead &&
@@ -68,7 +75,7 @@ export function parseInput<S extends z.ZodType>(schema: S, req: Request): z.outp
     );
   }
   const raw = isRead ? normalise(req.query, true) : normalise(req.body, false);
-  const keys = knownKeys(schema);
+  const keys = options.allowUnknown ? undefined : knownKeys(schema);
   if (keys) {
     const unknown = Object.keys(raw).find((key) => !keys.includes(key));
     if (unknown !== undefined)

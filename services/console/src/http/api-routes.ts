@@ -152,7 +152,8 @@ export function apiRoutes(deps: ApiDeps): Router {
   });
 
   router.post('/api/feedback', async (req, res) => {
-    const body = parseInput(FeedbackBodySchema, req);
+    // What the browser adds beyond the schema (a forged `response`) is ignored, not an error.
+    const body = parseInput(FeedbackBodySchema, req, { allowUnknown: true });
     res.status(201).json(await deps.feedback.record(signedIn(res).name, body));
   });
   router.get('/api/feedback', async (_req, res) => {

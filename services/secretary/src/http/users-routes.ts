@@ -28,8 +28,9 @@ export const UsersUpsertResultSchema = z.object({ upserted: z.number().int() });
 const UsernameParamsSchema = z.object({ username: usernameSchema() });
 
 /**
- * Directory entries feed prompts and department mail: only admin keys may change them — and the
- * operator console (service token), which lets only its admin operators edit the directory.
+ * Directory entries feed prompts and department mail: admin keys may change them, and the mesh's
+ * own service token (the operators' console writes on behalf of its signed-in operators); client
+ * API keys may not.
  */
 const adminOnly = requireRole(
   ['admin', 'service'],
