@@ -78,7 +78,7 @@ export function loadConfig<S extends z.ZodType>(
 }
 
 /** The variable names of an object schema, also through .transform()/.pipe() wrappers. */
-function objectKeys(schema: unknown): string[] | undefined {
+export function objectKeys(schema: unknown): string[] | undefined {
   let current = schema as { shape?: Record<string, unknown>; in?: unknown } | undefined;
   for (let depth = 0; current && depth < 5; depth++) {
     if (current.shape) return Object.keys(current.shape);

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { objectKeys } from '@workemon/config';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 
 /** Repository root (test/ops/support → ../../..). */
@@ -74,27 +75,20 @@ const SECRET_NAME = /(PASSWORD|TOKEN|SECRET|API_KEY|API_KEYS|PRIVATE_KEY)$/;
 export const isSecretName = (name: string) => SECRET_NAME.test(name.replace(/_FILE$/, ''));
 
 /**
- * The env keys one service's zod config schema knows: imported from services/<svc>/src/config.ts
- * (`configSchema`), or — when the import fails — parsed from its source. undefined when there is no
- * config.ts yet.
+ * The env keys one service's zod config schema knows, imported from services/<svc>/src/config.ts
+ * (`configSchema`). undefined when there is no config.ts yet.
  */
 export async function configKeys(
   service: string,
-): Promise<{ keys: Set<string>; source: 'schema' | 'parsed' } | undefined> {
+): Promise<{ keys: Set<string>; source: 'schema' } | undefined> {
   const file = repoPath('services', service, 'src/config.ts');
   if (!existsSync(file)) return undefined;
-  try {
-    const mod = (await import(file)) as { configSchema?: { shape?: Record<string, unknown> } };
-    const shape = mod.configSchema?.shape;
-    if (shape) return { keys: new Set(Object.keys(shape)), source: 'schema' };
-  } catch {
-    // fall through to parsing
-  }
-  const text = readFileSync(file, 'utf8');
-  const keys = new Set([...text.matchAll(/^\s*([A-Z][A-Z0-9_]+)\s*:/gm)].map((m) => m[1]!));
-  if (/baseServiceConfig\(/.test(text))
-    for (const k of ['PORT', 'HOST', 'LOG_LEVEL', 'SERVICE_TOKEN', 'SHUTDOWN_TIMEOUT_MS']) keys.add(k);
-  return { keys, source: 'parsed' };
+  // The schema itself (through its .transform()/.superRefine() wrappers), never a reading of its text:
+  // a variable added to the shared base config is known here the moment the schema has it.
+  const mod = (await import(file)) as { configSchema?: unknown };
+  const keys = objectKeys(mod.configSchema);
+  if (!keys) throw new Error(`services/${service}/src/config.ts exports no object configSchema`);
+  return { keys: new Set(keys), source: 'schema' };
 }
 
 /** A key is known if the schema has it, or it is the NAME_FILE variant of a known secret. */
