@@ -489,6 +489,11 @@ export const InboundItemSchema = z
     last_error: z.string().nullable(),
     /** The extracted request text, cut to 500 characters. */
     request_text: z.string(),
+    /**
+     * Email: the header block as received (folded lines kept, at most 16 KiB, control characters
+     * removed); null for Telegram and for mail recorded before it was kept. Untrusted text: escape it.
+     */
+    raw_headers: z.string().nullable(),
     received_at: z.string(),
     answered_at: z.string().nullable(),
     replied_at: z.string().nullable(),

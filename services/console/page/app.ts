@@ -93,6 +93,8 @@ interface InboundItem {
   attempts: number;
   last_error: string | null;
   request_text: string;
+  /** Untrusted text as received: only ever set as textContent. */
+  raw_headers: string | null;
   received_at: string;
 }
 
@@ -116,6 +118,14 @@ let session: Session | undefined;
 let events: EventSource | undefined;
 /** The current view's refresh, called when the server says the inbox changed. */
 let refreshView: (() => Promise<void>) | undefined;
+
+interface TypingEvent {
+  channel: string;
+  username: string;
+  operator: string;
+}
+/** The open conversation's "who is typing" line, when a conversation is open. */
+let onTyping: ((event: TypingEvent) => void) | undefined;
 
 // ---- tiny DOM helpers -------------------------------------------------------------
 
@@ -292,6 +302,9 @@ function listen(): void {
   events.addEventListener('inbox', () => {
     void refreshView?.();
     void refreshIngestBadge();
+  });
+  events.addEventListener('typing', (event) => {
+    onTyping?.(JSON.parse((event as MessageEvent<string>).data) as TypingEvent);
   });
   events.addEventListener('status', (event) => {
     const { upstream } = JSON.parse((event as MessageEvent<string>).data) as { upstream: string };
@@ -611,6 +624,9 @@ function replyStatus(status: string, error: string | null): string {
 }
 
 const newReplyKey = () => `r-${crypto.randomUUID()}`;
+/** A composer pings "typing" at most this often; others show it this long after the last ping. */
+const TYPING_PING_MS = 2500;
+const TYPING_SHOWN_MS = 8000;
 
 async function renderConversation(channel: string, username: string): Promise<void> {
   const key = { channel, username };
@@ -621,10 +637,25 @@ async function renderConversation(channel: string, username: string): Promise<vo
   // One key per composed reply: a double click or a retry of the same text never sends twice.
   let replyKey = newReplyKey();
   const text = h('textarea', { id: 'reply', name: 'reply', maxlength: '20000' }) as HTMLTextAreaElement;
+  let lastTypingPing = 0;
   text.addEventListener('input', () => {
     // Editing the text makes it a different reply.
     replyKey = newReplyKey();
+    // Others who have this conversation open see that someone is writing (the server throttles too).
+    if (Date.now() - lastTypingPing > TYPING_PING_MS && text.value.trim()) {
+      lastTypingPing = Date.now();
+      void api('POST', `${path}/typing`, {}).catch(() => undefined);
+    }
   });
+  const typingLine = h('p', { class: 'hint typing', role: 'status', id: 'typing' });
+  const typingNow = new Map<string, number>();
+  const showTyping = () => {
+    const names = [...typingNow.keys()];
+    typingLine.textContent =
+      names.length === 0
+        ? ''
+        : `${names.join(', ')} ${names.length === 1 ? 'пишет' : 'пишут'} ответ в этом разговоре…`;
+  };
   const replyStatusEl = h('p', { role: 'status', id: 'reply-status' });
   const sendButton = h('button', { type: 'submit' }, 'Отправить') as HTMLButtonElement;
   const form = h(
@@ -735,9 +766,22 @@ async function renderConversation(channel: string, username: string): Promise<vo
     header,
     h('h2', {}, 'Переписка'),
     thread,
+    typingLine,
     form,
   );
   refreshView = load;
+  onTyping = (event) => {
+    if (event.channel !== channel || event.username !== username || event.operator === session?.name) return;
+    window.clearTimeout(typingNow.get(event.operator));
+    typingNow.set(
+      event.operator,
+      window.setTimeout(() => {
+        typingNow.delete(event.operator);
+        showTyping();
+      }, TYPING_SHOWN_MS),
+    );
+    showTyping();
+  };
   await load();
 }
 
@@ -844,6 +888,22 @@ async function renderIngest(): Promise<void> {
               ['Идентификатор', h('code', {}, item.external_id)],
             ]),
             h('p', { class: 'body' }, item.request_text),
+            item.raw_headers
+              ? h(
+                  'details',
+                  {},
+                  h('summary', {}, 'Заголовки письма'),
+                  h(
+                    'pre',
+                    {
+                      class: 'headers',
+                      tabindex: '0',
+                      'aria-label': `Заголовки письма ${item.external_id}`,
+                    },
+                    item.raw_headers,
+                  ),
+                )
+              : null,
             h(
               'button',
               {
@@ -1073,6 +1133,7 @@ async function route(): Promise<void> {
     else link.removeAttribute('aria-current');
   }
   refreshView = undefined;
+  onTyping = undefined;
   if (section === 'c' && a && b) await renderConversation(decodeURIComponent(a), decodeURIComponent(b));
   else if (section === 'escalations') await renderEscalations();
   else if (section === 'ingest') await renderIngest();

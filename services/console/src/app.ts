@@ -12,6 +12,7 @@ import { FeedbackUseCases } from './domain/feedback-use-cases.js';
 import { LiveFeed } from './domain/live-feed.js';
 import { ReplyByHandUseCase } from './domain/reply-by-hand-use-case.js';
 import { SessionUseCases } from './domain/sessions.js';
+import { TypingPresence } from './domain/typing-presence.js';
 import { apiRoutes } from './http/api-routes.js';
 import { consoleRouteDocs } from './http/route-docs.js';
 import { pageRoutes } from './http/page-routes.js';
@@ -68,6 +69,11 @@ export function createApp(deps: AppDeps): ConsoleApp {
     logger,
     onListeners: (count) => consoleMetrics.liveClients.set(count),
   });
+  const typing = new TypingPresence({
+    publish: (event) => live.publish(event),
+    holdMs: 8000,
+    throttleMs: 2000,
+  });
   const replyByHand = new ReplyByHandUseCase({
     secretary,
     communicator,
@@ -121,7 +127,7 @@ export function createApp(deps: AppDeps): ConsoleApp {
     }),
   );
   routes.use(pageRoutes(deps.pageDir));
-  routes.use(apiRoutes({ sessions, secretary, communicator, replyByHand, feedback, live }));
+  routes.use(apiRoutes({ sessions, secretary, communicator, replyByHand, feedback, live, typing }));
 
   const app = createHttpApp({
     service: SERVICE_NAME,

@@ -34,7 +34,11 @@ import {
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 const axeSource = axe.source;
-const DOCS = join(REPO_ROOT, 'docs');
+/**
+ * README's screenshots are rewritten only on request (UPDATE_SCREENSHOTS=1): a plain test run
+ * writes them to a temp dir, so it never leaves a checkout modified.
+ */
+const UPDATE_SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1';
 
 interface AxeViolation {
   id: string;
@@ -72,6 +76,7 @@ describe.skipIf(!haveChromium)('console in a browser (headless Chromium, the who
   let context: BrowserContext;
   let page: Page;
   let profile: string;
+  let shots: string;
 
   const inbound = async (status: string) =>
     (
@@ -170,12 +175,14 @@ describe.skipIf(!haveChromium)('console in a browser (headless Chromium, the who
     });
     page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(20_000);
-    mkdirSync(DOCS, { recursive: true });
+    shots = UPDATE_SCREENSHOTS ? join(REPO_ROOT, 'docs') : mkdtempSync(join(tmpdir(), 'wm-console-shots-'));
+    mkdirSync(shots, { recursive: true });
   }, 180_000);
 
   afterAll(async () => {
     await context?.close();
     if (profile) rmSync(profile, { recursive: true, force: true });
+    if (shots && !UPDATE_SCREENSHOTS) rmSync(shots, { recursive: true, force: true });
     await consoleApp?.close();
     for (const s of services.reverse()) await stopService(s);
     await Promise.all([dovecot?.stop(), sink?.close(), llm?.close(), tg?.close()]);
@@ -237,7 +244,7 @@ describe.skipIf(!haveChromium)('console in a browser (headless Chromium, the who
     const row = page.locator(`[data-conversation="email:${person}"]`);
     await row.waitFor({ timeout: 20_000 });
     await expect.poll(() => row.textContent()).toContain('отвечено');
-    await page.screenshot({ path: join(DOCS, 'console-inbox.png') });
+    await page.screenshot({ path: join(shots, 'console-inbox.png') });
 
     await row.click();
     await page.getByRole('heading', { name: `Разговор: ${person}` }).waitFor();
@@ -282,7 +289,7 @@ describe.skipIf(!haveChromium)('console in a browser (headless Chromium, the who
     await page.getByText('Оператор anna', { exact: false }).waitFor();
     await page.getByText('доставлено').waitFor();
     expect(await seriousViolations(page)).toEqual([]);
-    await page.screenshot({ path: join(DOCS, 'console-conversation.png'), fullPage: true });
+    await page.screenshot({ path: join(shots, 'console-conversation.png'), fullPage: true });
 
     // A second click with the same composed text would reuse its key; a reload-and-resend of the
     // recorded reply is a duplicate, never a second mail.
@@ -338,6 +345,8 @@ describe.skipIf(!haveChromium)('console in a browser (headless Chromium, the who
       [
         'From: broken@example.test',
         'Subject: broken',
+        // A stranger's header reaches the operator's page: it must show as text, never as markup.
+        'X-Hostile: <img src=x onerror="window.__pwned=1"><b id="injected">bold</b>',
         'Message-ID: <console-broken@example.test>',
         'To: support@example.test',
         'MIME-Version: 1.0',
@@ -367,6 +376,12 @@ describe.skipIf(!haveChromium)('console in a browser (headless Chromium, the who
     await page.getByRole('link', { name: /Проблемы приёма/ }).click();
     await page.getByRole('heading', { name: 'Проблемы приёма' }).waitFor();
     await page.getByText(/broken MIME/).waitFor();
+    await page.getByText('Заголовки письма').click();
+    const headers = page.locator('pre.headers').first();
+    await expect.poll(() => headers.textContent()).toContain('X-Hostile: <img src=x onerror=');
+    expect(await headers.textContent()).toMatch(/^From: broken@example\.test$/m);
+    expect(await page.locator('#injected, main img').count()).toBe(0);
+    expect(await page.evaluate(() => '__pwned' in window)).toBe(false);
     expect(await seriousViolations(page)).toEqual([]);
     const retried = page.waitForResponse((r) => /\/api\/ingest\/\d+\/retry$/.test(r.url()));
     await page.getByRole('button', { name: 'Отправить заново' }).click();

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { queryRows } from '@workemon/testkit';
 import { analystAnswer } from './support/fake-upstream.js';
 import {
   type RunningSecretary,
@@ -272,5 +273,56 @@ describe('secretary operator API (inbox, thread, take over, reply, resolve)', ()
     });
     expect(noOperator.status).toBe(400);
     expect(noOperator.body.message).toContain("'operator'");
+  });
+  it('when the text searched is in an old message far below the newest conversations, or in most of them, then search finds it in order either way', async () => {
+    const tag = uniqueUsername('search');
+    // 450 conversations (more than the search checks one by one), newest last; each says "обычный".
+    // The oldest said a rare word, then something else; one says "50%" literally.
+    await queryRows(
+      harness.db.url,
+      `INSERT INTO secretary.requests (created_at, completed_at, trace_id, channel, username, message_id,
+         text, status, is_enough, action, question, response, model)
+       SELECT now() - (500 - g) * interval '1 minute', now(), md5(g::text), 'email', $1 || '_' || g || '@corp.example',
+         $1 || '-' || g, CASE WHEN g = 1 THEN 'бирюзовый отчёт ' || $1 WHEN g = 2 THEN 'скидка 50% ' || $1
+           ELSE 'обычный вопрос ' || $1 END,
+         'completed', true, 'ответить на письмо', '', 'обычный ответ', 'm'
+       FROM generate_series(1, 450) g`,
+      [tag],
+    );
+    await queryRows(
+      harness.db.url,
+      `INSERT INTO secretary.requests (created_at, completed_at, trace_id, channel, username, message_id,
+         text, status, is_enough, action, question, response, model)
+       VALUES (now() - interval '498.5 minutes', now(), 'later', 'email', $1 || '_1@corp.example', $1 || '-later',
+         'ещё вопрос', 'completed', true, 'ответить на письмо', '', 'ответ', 'm')`,
+      [tag],
+    );
+    const search = async (q: string, extra = '') =>
+      (await secretary.call(`/operator/conversations?q=${encodeURIComponent(q)}${extra}`, asService))
+        .body as {
+        items: Summary[];
+        next_cursor: string | null;
+      };
+
+    const rare = await search(`бирюзовый отчёт ${tag}`);
+    expect(rare.items.map((i) => i.username)).toEqual([`${tag}_1@corp.example`]);
+    expect(rare.next_cursor).toBeNull();
+    expect((await search(`бирюзовый отчёт ${tag}`, '&state=escalated')).items).toEqual([]);
+    // LIKE's wildcards are literal text here.
+    expect((await search(`50% ${tag}`)).items.map((i) => i.username)).toEqual([`${tag}_2@corp.example`]);
+    expect((await search(`5_% ${tag}`)).items).toEqual([]);
+
+    const first = await search(`обычный вопрос ${tag}`, '&limit=50');
+    expect(first.items.map((i) => i.username)).toEqual(
+      Array.from({ length: 50 }, (_, i) => `${tag}_${450 - i}@corp.example`),
+    );
+    const seen = first.items.map((i) => i.username);
+    let cursor = first.next_cursor;
+    while (cursor) {
+      const next = await search(`обычный вопрос ${tag}`, `&limit=100&cursor=${cursor}`);
+      seen.push(...next.items.map((i) => i.username));
+      cursor = next.next_cursor;
+    }
+    expect(seen).toEqual(Array.from({ length: 448 }, (_, i) => `${tag}_${450 - i}@corp.example`));
   });
 });

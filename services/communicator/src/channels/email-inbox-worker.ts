@@ -10,7 +10,7 @@ import type { CheckpointRepository, ParseMarker } from '../data/checkpoint-repos
 import type { InboundLedgerRepository } from '../data/inbound-ledger-repository.js';
 import type { NewInboundRow } from '../data/schema.js';
 import { fetchBatches } from '../domain/fetch-batches.js';
-import { parseInboundMail } from '../domain/parse-inbound-mail.js';
+import { parseInboundMail, rawHeaderText } from '../domain/parse-inbound-mail.js';
 import type { CommunicatorMetrics } from '../metrics.js';
 import { Wakeable } from './wakeable.js';
 
@@ -348,6 +348,8 @@ export class EmailInboxWorker {
         username: 'unknown',
         replyTo: '',
         rawBytes: source.length,
+        // Plain byte slicing, not the parser that kept dying on this mail.
+        rawHeaders: rawHeaderText(source),
         status: 'quarantined',
         attempts: run.marker.crashes,
         lastError: `the process died ${run.marker.crashes} times while parsing this mail: not parsed again`,
@@ -380,6 +382,7 @@ export class EmailInboxWorker {
       thread: { messageId: mail.messageId ?? null, references: mail.references, truncated: mail.truncated },
       requestText: mail.text,
       rawBytes: mail.rawBytes,
+      rawHeaders: mail.rawHeaders,
       status: verdict.kind === 'process' ? 'received' : verdict.kind === 'skip' ? 'skipped' : 'quarantined',
       lastError: verdict.kind === 'process' ? null : verdict.reason,
     };

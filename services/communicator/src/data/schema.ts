@@ -44,6 +44,8 @@ export const inbound = communicator.table(
     thread: jsonb('thread').$type<Record<string, unknown>>().notNull().default({}),
     requestText: text('request_text').notNull().default(''),
     rawBytes: integer('raw_bytes'),
+    /** Email: the header block as received, bounded (RAW_HEADERS_MAX_CHARS), shown to operators. */
+    rawHeaders: text('raw_headers'),
     status: text('status').$type<InboundStatus>().notNull().default('received'),
     /** Definitive failures of this message (and crashes while it ran alone): quarantined at the limit. */
     attempts: integer('attempts').notNull().default(0),

@@ -60,6 +60,7 @@ function toItem(row: InboundRow): InboundItem {
     attempts: row.attempts,
     last_error: row.lastError,
     request_text: row.requestText.length > 500 ? `${row.requestText.slice(0, 500)}…` : row.requestText,
+    raw_headers: row.rawHeaders,
     received_at: row.receivedAt.toISOString(),
     answered_at: row.answeredAt?.toISOString() ?? null,
     replied_at: row.repliedAt?.toISOString() ?? null,

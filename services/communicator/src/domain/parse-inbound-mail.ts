@@ -19,6 +19,8 @@ export interface ParsedInboundMail {
   text: string;
   truncated: boolean;
   rawBytes: number;
+  /** The top-level header block as received (see rawHeaderText), for operators looking at a skip or quarantine. */
+  rawHeaders: string;
   verdict: MailVerdict;
 }
 
@@ -59,6 +61,34 @@ function rawHeaderBlock(raw: Buffer): string {
   return (end >= 0 ? head.slice(0, end) : head).replace(/\r?\n[ \t]+/g, ' ');
 }
 
+/** Operators see at most this much of a mail's header block (long Received/DKIM chains stay readable). */
+export const RAW_HEADERS_MAX_CHARS = 16 * 1024;
+
+/**
+ * The top-level header block as received — folded lines kept — for operators: UTF-8 where it
+ * decodes (SMTPUTF8 mail), else Latin-1 byte for byte; NUL and other control characters but tab
+ * and line breaks removed (Postgres text refuses NUL); cut to RAW_HEADERS_MAX_CHARS with a note.
+ * Text only: whoever shows it must escape it like any other text from a stranger.
+ */
+export function rawHeaderText(raw: Buffer): string {
+  const limit = Math.min(raw.length, RAW_HEADERS_MAX_CHARS * 4 + 4);
+  const head = raw.subarray(0, limit);
+  const ends = [head.indexOf('\r\n\r\n'), head.indexOf('\n\n')].filter((i) => i >= 0);
+  const end = ends.length > 0 ? Math.min(...ends) : -1;
+  const block = end >= 0 ? head.subarray(0, end) : head;
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(block);
+  } catch {
+    text = block.toString('latin1');
+  }
+  // eslint-disable-next-line no-control-regex -- removing control characters is the point
+  text = text.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g, '').replace(/\r\n/g, '\n');
+  const whole = end >= 0 || raw.length <= limit;
+  if (text.length <= RAW_HEADERS_MAX_CHARS && whole) return text;
+  return `${text.slice(0, RAW_HEADERS_MAX_CHARS)}\n… (cut: the header block is longer)`;
+}
+
 const EMAIL = /^[^\s@<>()]+@[^\s@<>()]+\.[^\s@<>()]+$/;
 
 /**
@@ -81,6 +111,7 @@ export async function parseInboundMail(
     text: '',
     truncated: false,
     rawBytes: raw.length,
+    rawHeaders: rawHeaderText(raw),
   };
   const headerBlock = rawHeaderBlock(raw);
   if (!/^[\x21-\x39\x3b-\x7e]+:/m.test(headerBlock)) {

@@ -1,8 +1,12 @@
 import type { InboxChanges } from '@workemon/contracts';
 import type { Logger } from '@workemon/logger';
+import type { TypingEvent } from './typing-presence.js';
+
+export type LiveEvent =
+  { type: 'inbox'; version: string } | { type: 'status'; upstream: 'ok' | 'unavailable' } | TypingEvent;
 
 export interface LiveListener {
-  (event: { type: 'inbox'; version: string } | { type: 'status'; upstream: 'ok' | 'unavailable' }): void;
+  (event: LiveEvent): void;
 }
 
 /**
@@ -69,7 +73,12 @@ export class LiveFeed {
     }
   }
 
-  private broadcast(event: Parameters<LiveListener>[0]): void {
+  /** Passes an event from this console (an operator typing) to every open page. */
+  publish(event: TypingEvent): void {
+    this.broadcast(event);
+  }
+
+  private broadcast(event: LiveEvent): void {
     for (const listener of this.listeners) listener(event);
   }
 }

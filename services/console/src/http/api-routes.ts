@@ -7,6 +7,7 @@ import type { FeedbackUseCases } from '../domain/feedback-use-cases.js';
 import type { LiveFeed } from '../domain/live-feed.js';
 import type { ReplyByHandUseCase } from '../domain/reply-by-hand-use-case.js';
 import type { SessionUseCases } from '../domain/sessions.js';
+import type { TypingPresence } from '../domain/typing-presence.js';
 import {
   requireAdmin,
   requireJson,
@@ -75,6 +76,7 @@ export interface ApiDeps {
   replyByHand: ReplyByHandUseCase;
   feedback: FeedbackUseCases;
   live: LiveFeed;
+  typing: TypingPresence;
 }
 
 const keyOf = (req: Request) => parseValue(ConversationKeySchema, req.params);
@@ -120,6 +122,11 @@ export function apiRoutes(deps: ApiDeps): Router {
       res.json(await secretary.act(keyOf(req), action, signedIn(res).name));
     });
   }
+  router.post('/api/conversations/:channel/:username/typing', (req, res) => {
+    parseInput(z.object({}), req);
+    const passed = deps.typing.ping(keyOf(req), signedIn(res).name);
+    res.status(202).json({ passed });
+  });
   router.post('/api/conversations/:channel/:username/replies', async (req, res) => {
     const body = parseInput(ReplyBodySchema, req);
     const result = await deps.replyByHand.execute(keyOf(req), {
@@ -206,7 +213,10 @@ function withoutNul(value: unknown): unknown {
   return value;
 }
 
-/** Server-sent events: `inbox` when a conversation changed, `status` when the secretary went away or came back. */
+/**
+ * Server-sent events: `inbox` when a conversation changed, `status` when the secretary went away or
+ * came back, `typing` when an operator is writing a reply somewhere.
+ */
 function liveEvents(live: LiveFeed): RequestHandler {
   return (req: Request, res: Response) => {
     res.writeHead(200, {

@@ -82,6 +82,16 @@ export function consoleRouteDocs(): RouteDoc[] {
     })),
     {
       method: 'post',
+      path: `${conversation}/typing`,
+      summary:
+        'The operator is writing a reply here: other open pages show it (event `typing`); throttled, a hint only',
+      params: ConversationKeySchema,
+      body: z.object({}),
+      output: z.object({ passed: z.boolean() }),
+      statuses: [400, 401, 403],
+    },
+    {
+      method: 'post',
       path: `${conversation}/replies`,
       summary: "Answer by hand on the person's channel (idempotent per composed reply)",
       params: ConversationKeySchema,
@@ -138,7 +148,8 @@ export function consoleRouteDocs(): RouteDoc[] {
     {
       method: 'get',
       path: '/api/events',
-      summary: 'Server-sent events: `inbox` when a conversation changed',
+      summary:
+        'Server-sent events: `inbox` when a conversation changed, `status` (upstream ok/unavailable), `typing` (an operator writes a reply)',
       output: z.string(),
       statuses: [401],
     },

@@ -83,6 +83,9 @@ function decodeCursor(cursor: string): { at: string; channel: string; username: 
 }
 
 /** LIKE pattern for a plain substring: the operator's % and _ are text, not wildcards. */
+/** Conversations a search first checks one by one, newest first, before it asks the trigram indexes. */
+const SEARCH_WINDOW = 400;
+
 const containsPattern = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 export type OperatorAction = 'take-over' | 'release' | 'resolve' | 'assign';
@@ -127,39 +130,74 @@ export class OperatorRepository {
     );
   }
 
-  /** Newest first; keyset paging on (last_at, channel, username) so every page is an index range. */
+  /**
+   * Newest first; keyset paging on (last_at, channel, username) so every page is an index range.
+   * A text search (`q`: name, address, or any message of the conversation) runs in two steps, each
+   * bounded: first the newest SEARCH_WINDOW conversations are checked one by one — a common word
+   * fills the page there; when it does not, the trigram indexes find every conversation the text
+   * occurs in (a rare word: few rows), and only those are ordered.
+   */
   inbox(query: InboxQuery): Promise<InboxPage> {
     return guardDatabase(async () => {
       const where: SQL[] = [];
       if (query.state) where.push(sql`t.state = ${query.state}`);
       if (query.channel) where.push(sql`t.channel = ${query.channel}`);
-      if (query.q) {
-        const pattern = containsPattern(query.q);
-        where.push(sql`(t.username ILIKE ${pattern} OR u.display_name ILIKE ${pattern}
-          OR t.last_text ILIKE ${pattern}
-          OR EXISTS (SELECT 1 FROM secretary.requests r WHERE r.username = t.username
-                     AND r.channel = t.channel AND (r.text ILIKE ${pattern} OR r.response ILIKE ${pattern}))
-          OR EXISTS (SELECT 1 FROM secretary.operator_messages m WHERE m.channel = t.channel
-                     AND m.username = t.username AND m.text ILIKE ${pattern}))`);
-      }
       if (query.cursor) {
         const c = decodeCursor(query.cursor);
         where.push(
           sql`(t.last_at, t.channel, t.username) < (${c.at}::timestamptz, ${c.channel}, ${c.username})`,
         );
       }
-      const result = await this.db.execute<SummaryRow>(sql`
-        SELECT ${SUMMARY_COLUMNS}
-        FROM secretary.inbox_threads t
-        LEFT JOIN secretary.users u ON u.username = t.username
-        ${where.length > 0 ? sql`WHERE ${sql.join(where, sql` AND `)}` : sql``}
-        ORDER BY t.last_at DESC NULLS LAST, t.channel DESC NULLS LAST, t.username DESC NULLS LAST
-        LIMIT ${query.limit + 1}`);
-      const rows = result.rows.slice(0, query.limit);
-      const last = rows.at(-1);
+      const filters = where.length > 0 ? sql.join(where, sql` AND `) : undefined;
+      const order = sql`ORDER BY t.last_at DESC NULLS LAST, t.channel DESC NULLS LAST, t.username DESC NULLS LAST`;
+      const page = async (from: SQL, extra: SQL | undefined, prefix = sql``) =>
+        (
+          await this.db.execute<SummaryRow>(sql`
+            ${prefix}
+            SELECT ${SUMMARY_COLUMNS}
+            FROM ${from}
+            LEFT JOIN secretary.users u ON u.username = t.username
+            ${extra ? sql`WHERE ${extra}` : sql``}
+            ${order}
+            LIMIT ${query.limit + 1}`)
+        ).rows;
+
+      let rows: SummaryRow[];
+      if (!query.q) {
+        rows = await page(sql`secretary.inbox_threads t`, filters);
+      } else {
+        const pattern = containsPattern(query.q);
+        // The messages are joined to the window (index lookups per conversation), never scanned whole.
+        rows = await page(
+          sql`recent t`,
+          sql`(t.username ILIKE ${pattern} OR u.display_name ILIKE ${pattern}
+            OR (t.channel, t.username) IN (
+              SELECT r.channel, r.username FROM recent x JOIN secretary.requests r
+                ON r.username = x.username AND r.channel = x.channel
+                WHERE r.text ILIKE ${pattern} OR r.response ILIKE ${pattern}
+              UNION ALL SELECT m.channel, m.username FROM recent x JOIN secretary.operator_messages m
+                ON m.username = x.username AND m.channel = x.channel WHERE m.text ILIKE ${pattern}))`,
+          sql`WITH recent AS MATERIALIZED (
+            SELECT * FROM secretary.inbox_threads t ${filters ? sql`WHERE ${filters}` : sql``}
+            ${order} LIMIT ${SEARCH_WINDOW})`,
+        );
+        if (rows.length <= query.limit) {
+          // Fewer matches than a page among the newest: a rare text; let the trigram indexes find them all.
+          const hits = sql`(t.channel, t.username) IN (
+              SELECT r.channel, r.username FROM secretary.requests r WHERE r.text ILIKE ${pattern}
+              UNION SELECT r.channel, r.username FROM secretary.requests r WHERE r.response ILIKE ${pattern}
+              UNION SELECT m.channel, m.username FROM secretary.operator_messages m WHERE m.text ILIKE ${pattern}
+              UNION SELECT h.channel, h.username FROM secretary.inbox_threads h WHERE h.username ILIKE ${pattern}
+              UNION SELECT h.channel, h.username FROM secretary.users p
+                JOIN secretary.inbox_threads h ON h.username = p.username WHERE p.display_name ILIKE ${pattern})`;
+          rows = await page(sql`secretary.inbox_threads t`, filters ? sql`${filters} AND ${hits}` : hits);
+        }
+      }
+      const items = rows.slice(0, query.limit);
+      const last = items.at(-1);
       return {
-        items: rows.map(toSummary),
-        next_cursor: result.rows.length > query.limit && last ? encodeCursor(last) : null,
+        items: items.map(toSummary),
+        next_cursor: rows.length > query.limit && last ? encodeCursor(last) : null,
       };
     });
   }

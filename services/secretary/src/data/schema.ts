@@ -15,17 +15,22 @@ import {
 
 export const secretary = pgSchema('secretary');
 
-export const users = secretary.table('users', {
-  username: text('username').primaryKey(),
-  displayName: text('display_name'),
-  department: text('department'),
-  position: text('position'),
-  email: text('email'),
-  telegramChatId: text('telegram_chat_id'),
-  source: text('source').notNull().default('api'),
-  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
-  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
-});
+export const users = secretary.table(
+  'users',
+  {
+    username: text('username').primaryKey(),
+    displayName: text('display_name'),
+    department: text('department'),
+    position: text('position'),
+    email: text('email'),
+    telegramChatId: text('telegram_chat_id'),
+    source: text('source').notNull().default('api'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  // The operators' inbox search (ILIKE '%…%') finds people by name through trigrams.
+  (t) => [index('users_display_name_trgm_idx').using('gin', t.displayName.op('gin_trgm_ops'))],
+);
 
 /** Clarification state per (channel, username); at most one `open` conversation each. */
 export const conversations = secretary.table(
@@ -108,6 +113,10 @@ export const requests = secretary.table(
     index('requests_pending_heartbeat_idx')
       .on(t.heartbeatAt)
       .where(sql`status = 'pending'`),
+    // The operators' inbox search looks inside every message and answer (ILIKE '%…%'): trigrams
+    // find the few rows a rare word is in without reading all of them.
+    index('requests_text_trgm_idx').using('gin', t.text.op('gin_trgm_ops')),
+    index('requests_response_trgm_idx').using('gin', t.response.op('gin_trgm_ops')),
   ],
 );
 
@@ -190,6 +199,7 @@ export const inboxThreads = secretary.table(
     index('inbox_threads_escalated_idx')
       .on(t.escalatedSince)
       .where(sql`escalated_since IS NOT NULL`),
+    index('inbox_threads_username_trgm_idx').using('gin', t.username.op('gin_trgm_ops')),
   ],
 );
 
@@ -219,6 +229,7 @@ export const operatorMessages = secretary.table(
     index('operator_messages_thread_idx').on(t.channel, t.username, t.id),
     uniqueIndex('operator_messages_held_message').on(t.channel, t.messageId),
     uniqueIndex('operator_messages_idempotency_key').on(t.idempotencyKey),
+    index('operator_messages_text_trgm_idx').using('gin', t.text.op('gin_trgm_ops')),
   ],
 );
 

@@ -1,0 +1,1 @@
+ALTER TABLE "communicator"."inbound" ADD COLUMN "raw_headers" text;
