@@ -17,13 +17,14 @@ const intoServices = {
 const domainInfrastructure = {
   regex: '^(express|pg|drizzle-orm|axios|undici)(/.*)?$',
   message:
-    'the domain does not touch HTTP, SQL or a driver: take a port (interface) and let main.ts hand in the implementation',
+    'the domain does not touch HTTP, SQL or a driver: take a port (interface) and let start.ts (startService) hand in the implementation',
 };
 // Row and repository *types* may still be named in the domain (erased at build); running data/ code may not.
 const domainData = {
   regex: '(^|/)data/',
   allowTypeImports: true,
-  message: 'the domain never runs data/ code: take a port (interface) and let main.ts hand in the repository',
+  message:
+    'the domain never runs data/ code: take a port (interface) and let start.ts (startService) hand in the repository',
 };
 
 export default tseslint.config(

@@ -1,11 +1,12 @@
 // @ts-expect-error plain ESM script without types
-import { build } from '../scripts/build.mjs';
+import { buildIfChanged } from '../scripts/build.mjs';
 
 /**
- * Runs once before any test file: the same build as `pnpm build` (a second or so when nothing
- * changed). Tests that start real processes (`node dist/main.js`, migrations, the launcher) then find
- * dist/ current, and no test builds anything itself.
+ * Runs once before any test file: the same build as `pnpm build`, skipped when its stamp says no
+ * source changed since the last one (as `pnpm start` does). Tests that start real processes
+ * (`node dist/main.js`, migrations, the launcher) then find dist/ current, and no test builds
+ * anything itself.
  */
 export default async function setup(): Promise<void> {
-  await (build as () => Promise<void>)();
+  await (buildIfChanged as () => Promise<boolean>)();
 }

@@ -1,8 +1,12 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isAppError } from '@workemon/errors';
 import { CapturedLines, createLogger } from '@workemon/logger';
 import { createTestDatabase, freePort, queryRows, type TestDatabase } from '@workemon/testkit';
 import { sql } from 'drizzle-orm';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, DATABASE_UNAVAILABLE, guardDatabase, runMigrations } from '../src/index.js';
 
@@ -28,6 +32,57 @@ describe('@workemon/db', () => {
     expect(await queryRows(db.url, 'select count(*)::int as n from drizzle.__race_migrations')).toEqual([
       { n: 1 },
     ]);
+  });
+
+  it('when every migration is applied already, then a run neither waits for the migration lock nor changes anything', async () => {
+    const options = { databaseUrl: db.url, migrationsFolder, migrationsTable: '__race_migrations' };
+    await runMigrations(options);
+    const before = await queryRows(db.url, 'select id, hash, created_at from drizzle.__race_migrations');
+    // Another migrator holds the lock: a run with nothing to do answers from one query without it.
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query('select pg_advisory_lock(hashtext($1))', ['workemon:migrations:__race_migrations']);
+      await runMigrations(options);
+    } finally {
+      await holder.end();
+    }
+    expect(await queryRows(db.url, 'select id, hash, created_at from drizzle.__race_migrations')).toEqual(
+      before,
+    );
+  });
+
+  it('when a migration is added to the folder, then the next run applies it after the ones already there', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'wm-migrations-'));
+    const journal = (whens: number[]) =>
+      JSON.stringify({
+        version: '7',
+        dialect: 'postgresql',
+        entries: whens.map((when, idx) => ({
+          idx,
+          version: '7',
+          when,
+          tag: `000${idx}_m`,
+          breakpoints: true,
+        })),
+      });
+    try {
+      mkdirSync(join(folder, 'meta'));
+      writeFileSync(join(folder, '0000_m.sql'), 'CREATE TABLE "grow_probe" ("id" integer PRIMARY KEY);');
+      writeFileSync(join(folder, 'meta/_journal.json'), journal([1764500000000]));
+      const options = { databaseUrl: db.url, migrationsFolder: folder, migrationsTable: '__grow_migrations' };
+      await runMigrations(options);
+      writeFileSync(join(folder, '0001_m.sql'), 'INSERT INTO "grow_probe" ("id") VALUES (2);');
+      writeFileSync(join(folder, 'meta/_journal.json'), journal([1764500000000, 1764600000000]));
+      await runMigrations(options);
+      await runMigrations(options);
+      expect(await queryRows(db.url, 'select id from grow_probe')).toEqual([{ id: 2 }]);
+      expect(await queryRows(db.url, 'select count(*)::int as n from drizzle.__grow_migrations')).toEqual([
+        { n: 2 },
+      ]);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   it('when the pool reaches a live database, then drizzle queries run through it and close is idempotent', async () => {

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { Express } from 'express';
 import { reasonPhrase } from '@workemon/errors';
 import type { Logger } from '@workemon/logger';
+import type { ServiceMetrics } from './metrics.js';
 
 export async function listen(app: Express, port: number, host: string): Promise<Server> {
   return new Promise((resolve, reject) => {
@@ -90,12 +91,65 @@ export function boundPort(server: Server): number {
   return typeof address === 'object' && address ? address.port : 0;
 }
 
+/** A resource a service closes when it stops (pools, clients, workers). */
+export interface Closer {
+  name: string;
+  close: () => Promise<void> | void;
+}
+
+/** A started service: what its startService returns to main.ts (SIGTERM drain) and to tests. */
+export interface RunningService {
+  server: Server;
+  /** http://host:port as bound (port 0 gives the port the system chose). */
+  url: string;
+  logger: Logger;
+  metrics: ServiceMetrics;
+  /** Run in order after the server stops accepting and in-flight requests finish. */
+  closers: Closer[];
+  /** Stops accepting, lets in-flight requests finish, runs the closers (tests call it). */
+  close(): Promise<void>;
+}
+
+/** Listens on config's HOST:PORT and returns the service with its closers; the last step of every startService. */
+export async function serve(
+  app: Express,
+  options: {
+    config: { HOST: string; PORT: number };
+    logger: Logger;
+    metrics: ServiceMetrics;
+    closers: Closer[];
+  },
+): Promise<RunningService> {
+  const { config, logger, metrics, closers } = options;
+  const server = await listen(app, config.PORT, config.HOST);
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    url: `http://${config.HOST}:${boundPort(server)}`,
+    logger,
+    metrics,
+    closers,
+    close: () => (closing ??= stopService(server, closers, logger)),
+  };
+}
+
+async function stopService(server: Server, closers: Closer[], logger: Logger): Promise<void> {
+  await closeServer(server);
+  for (const closer of closers) {
+    try {
+      await closer.close();
+    } catch (error) {
+      logger.warn(`closing ${closer.name} failed`, { err: error as Error });
+    }
+  }
+}
+
 export interface ShutdownOptions {
   server: Server;
   logger: Logger;
   timeoutMs: number;
   /** Run in order after the server stops accepting and in-flight requests finish. */
-  closers: { name: string; close: () => Promise<void> | void }[];
+  closers: Closer[];
   exit?: (code: number) => void;
 }
 
@@ -115,14 +169,7 @@ export function installGracefulShutdown(options: ShutdownOptions): () => Promise
     }, options.timeoutMs);
     deadline.unref();
     closing = (async () => {
-      await closeServer(options.server);
-      for (const closer of options.closers) {
-        try {
-          await closer.close();
-        } catch (error) {
-          options.logger.warn(`closing ${closer.name} failed`, { err: error as Error });
-        }
-      }
+      await stopService(options.server, options.closers, options.logger);
       clearTimeout(deadline);
       options.logger.info('shutdown complete');
       exit(0);

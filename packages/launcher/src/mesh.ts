@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
@@ -10,6 +10,21 @@ export interface ServiceSpec {
   dir: string;
   portOffset: number;
   needsDatabase: boolean;
+}
+
+/**
+ * The file to run for a service entry (`main.js`, `migrate.js`): its bundle (dist/bundle/, made by
+ * `pnpm build`; starts in well under half the CPU time) unless that is older than the compiled
+ * file, which a build of one package alone leaves behind.
+ */
+export function entryFile(serviceDir: string, entry: string): string {
+  const compiled = join(serviceDir, 'dist', entry);
+  const bundled = join(serviceDir, 'dist', 'bundle', entry);
+  const bundleTime = statSync(bundled, { throwIfNoEntry: false })?.mtimeMs;
+  const compiledTime = statSync(compiled, { throwIfNoEntry: false })?.mtimeMs;
+  return bundleTime !== undefined && (compiledTime === undefined || bundleTime >= compiledTime)
+    ? bundled
+    : compiled;
 }
 
 /** The services `pnpm start` runs; each degrades (never fails) while a peer is not up yet. */
@@ -148,12 +163,16 @@ async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number):
     } catch {
       // not listening yet
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`not ready within ${timeoutMs} ms`);
 }
 
-/** Migrations first, then every built service as a child process bound to 127.0.0.1. */
+/**
+ * Every built service as a child process bound to 127.0.0.1. Those without a database start at once;
+ * the embedded database starts meanwhile, then the migrations (side by side: each service has its own
+ * bookkeeping table and advisory lock), then the services that need the database.
+ */
 export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
   const { root, log } = options;
   const services = options.services ?? SERVICES;
@@ -169,28 +188,19 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
   const lock = lockDataDir(dataDir);
 
   let embedded: EmbeddedPostgres | undefined;
-  let databaseUrl = options.env.DATABASE_URL;
   let secrets: Secrets;
   try {
     secrets = loadOrCreateSecrets(dataDir);
-    if (!databaseUrl) {
-      embedded = await startEmbeddedPostgres(join(dataDir, 'pglite'), options.pglitePort);
-      databaseUrl = embedded.url;
-      log(`embedded PostgreSQL (PGlite) on ${databaseUrl} with data in ${join(dataDir, 'pglite')}`);
-    }
   } catch (error) {
     lock.release();
     throw error;
   }
 
-  const consoleOperators = ensureConsoleOperators(root, dataDir, options.env);
-
   const urlOf = (s: ServiceSpec) => `http://127.0.0.1:${options.basePort + s.portOffset}`;
   const byName = Object.fromEntries(SERVICES.map((s) => [s.name, urlOf(s)]));
-  const sharedEnv: NodeJS.ProcessEnv = {
+  const baseEnv: NodeJS.ProcessEnv = {
     ...options.env,
     HOST: options.env.HOST ?? '127.0.0.1',
-    DATABASE_URL: databaseUrl,
     SERVICE_TOKEN: options.env.SERVICE_TOKEN ?? secrets.serviceToken,
     API_KEYS: options.env.API_KEYS ?? secrets.apiKey,
     ADMIN_API_KEYS: options.env.ADMIN_API_KEYS ?? secrets.adminKey,
@@ -198,31 +208,18 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
     SYSTEM_ANALYST_URL: byName['system-analyst'],
     SECRETARY_URL: byName.secretary,
     COMMUNICATOR_URL: byName.communicator,
-    ...(embedded ? { DATABASE_POOL_MAX: options.env.DATABASE_POOL_MAX ?? '5' } : {}),
-    ...(consoleOperators ? { OPERATORS_FILE: consoleOperators.operatorsFile } : {}),
   };
-
-  for (const s of available) {
-    const migrate = join(root, s.dir, 'dist/migrate.js');
-    if (!existsSync(migrate)) continue;
-    log(`migrating ${s.name}…`);
-    const code = await run(process.execPath, [migrate], sharedEnv, join(root, s.dir), options.output);
-    if (code !== 0) {
-      await embedded?.stop();
-      lock.release();
-      throw new Error(`migrations for ${s.name} failed (exit ${code})`);
-    }
-  }
 
   const children = new Map<string, ChildProcess>();
   let stopping = false;
   const ready = new Set<string>();
   const serviceOutput = childOutput(options.output);
-  const start = (s: ServiceSpec, restarts: number): ChildProcess => {
+  const start = (s: ServiceSpec, env: NodeJS.ProcessEnv, restarts: number): ChildProcess => {
     const startedAt = Date.now();
-    const child = spawn(process.execPath, ['dist/main.js'], {
-      cwd: join(root, s.dir),
-      env: { ...sharedEnv, PORT: String(options.basePort + s.portOffset) },
+    const dir = join(root, s.dir);
+    const child = spawn(process.execPath, [entryFile(dir, 'main.js')], {
+      cwd: dir,
+      env: { ...env, PORT: String(options.basePort + s.portOffset) },
       stdio: serviceOutput.stdio,
     });
     serviceOutput.attach(child);
@@ -242,11 +239,19 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
       const delay = Math.min(30_000, restartBaseDelayMs * 2 ** count);
       log(`${s.name} exited (${signal ?? code}); restart ${count + 1} of ${maxRestarts} in ${delay} ms`);
       setTimeout(() => {
-        if (!stopping) children.set(s.name, start(s, count + 1));
+        if (!stopping) children.set(s.name, start(s, env, count + 1));
       }, delay).unref();
     });
+    children.set(s.name, child);
     return child;
   };
+  const waitReady = (s: ServiceSpec, child: ChildProcess) =>
+    waitHealthy(urlOf(s), child, 30_000).then(
+      () => ready.add(s.name),
+      (error: Error) => {
+        throw new Error(`${s.name}: ${error.message}`);
+      },
+    );
 
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => (stopped ??= stopAll());
@@ -270,19 +275,51 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
     lock.release();
   };
 
+  let databaseUrl = options.env.DATABASE_URL;
+  let consoleOperators: ReturnType<typeof ensureConsoleOperators>;
   try {
-    // All at once: no service needs another to start (they degrade until their peers answer).
-    for (const s of available) children.set(s.name, start(s, 0));
-    await Promise.all(
-      available.map((s) =>
-        waitHealthy(urlOf(s), children.get(s.name) as ChildProcess, 30_000).then(
-          () => ready.add(s.name),
-          (error: Error) => {
-            throw new Error(`${s.name}: ${error.message}`);
-          },
-        ),
-      ),
-    );
+    // No service needs another to start (they degrade until their peers answer), and those without
+    // a database need nothing else either: they start while the database does.
+    const withoutDatabase = available.filter((s) => !s.needsDatabase);
+    const withDatabase = available.filter((s) => s.needsDatabase);
+    const readiness = withoutDatabase.map((s) => waitReady(s, start(s, baseEnv, 0)));
+    // A failure here is reported after the database side settles (stop() then ends everything).
+    const earlyReady = Promise.all(readiness);
+    earlyReady.catch(() => {});
+
+    if (!databaseUrl) {
+      embedded = await startEmbeddedPostgres(join(dataDir, 'pglite'), options.pglitePort);
+      databaseUrl = embedded.url;
+      log(`embedded PostgreSQL (PGlite) on ${databaseUrl} with data in ${join(dataDir, 'pglite')}`);
+    }
+    consoleOperators = ensureConsoleOperators(root, dataDir, options.env);
+    const dbEnv: NodeJS.ProcessEnv = {
+      ...baseEnv,
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+      ...(embedded ? { DATABASE_POOL_MAX: options.env.DATABASE_POOL_MAX ?? '5' } : {}),
+      ...(consoleOperators ? { OPERATORS_FILE: consoleOperators.operatorsFile } : {}),
+    };
+
+    const migrating = withDatabase.filter((s) => existsSync(join(root, s.dir, 'dist/migrate.js')));
+    if (migrating.length > 0) log(`migrating ${migrating.map((s) => s.name).join(', ')}…`);
+    const failed = (
+      await Promise.all(
+        migrating.map(async (s) => {
+          const dir = join(root, s.dir);
+          const code = await run(
+            process.execPath,
+            [entryFile(dir, 'migrate.js')],
+            dbEnv,
+            dir,
+            options.output,
+          );
+          return code === 0 ? undefined : `migrations for ${s.name} failed (exit ${code})`;
+        }),
+      )
+    ).filter((f) => f !== undefined);
+    if (failed.length > 0) throw new Error(failed.join('; '));
+
+    await Promise.all([earlyReady, ...withDatabase.map((s) => waitReady(s, start(s, dbEnv, 0)))]);
     for (const s of available) log(`${s.name.padEnd(15)} ${urlOf(s)}`);
   } catch (error) {
     await stop();
@@ -291,7 +328,7 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
 
   return {
     urls: Object.fromEntries(available.map((s) => [s.name, urlOf(s)])),
-    databaseUrl,
+    databaseUrl: databaseUrl ?? '',
     apiKey: (options.env.API_KEYS ?? secrets.apiKey).split(',')[0] ?? '',
     ...(consoleOperators && existsSync(consoleOperators.passwordFile)
       ? { consoleAdmin: { name: CONSOLE_ADMIN, passwordFile: consoleOperators.passwordFile } }

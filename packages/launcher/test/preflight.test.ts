@@ -115,14 +115,15 @@ describe('launcher restarts', () => {
   let fakeRoot: string;
   beforeAll(() => {
     fakeRoot = mkdtempSync(join(tmpdir(), 'wm-restarts-'));
-    // A service that answers its readiness probe, then dies after 200 ms — every time.
+    // A service that answers its readiness probe, then dies a second later — every time (the probe
+    // must get through first even on a loaded machine).
     const dir = join(fakeRoot, 'services/flaky/dist');
     mkdirSync(dir, { recursive: true });
     writeFileSync(
       join(dir, 'main.js'),
       `const http = require('node:http');
        http.createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1', () =>
-         setTimeout(() => process.exit(3), 200));`,
+         setTimeout(() => process.exit(3), 1000));`,
     );
     writeFileSync(join(fakeRoot, 'services/flaky/package.json'), '{"type":"commonjs"}');
   });

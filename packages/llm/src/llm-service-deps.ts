@@ -28,8 +28,8 @@ export interface LlmServiceDepsOptions {
   version: string;
   config: LlmConfig & { LOG_LEVEL: string; SERVICE_TOKEN?: string | undefined };
   builtInPrompt: string;
-  /** Log destination; stdout unless a test captures it. */
-  logStream?: NodeJS.WritableStream;
+  /** The service's logger (main.ts makes it before starting, to log start-up failures); made from config when absent. */
+  logger?: Logger;
 }
 
 /**
@@ -38,12 +38,7 @@ export interface LlmServiceDepsOptions {
  */
 export function createLlmServiceDeps(options: LlmServiceDepsOptions): LlmServiceDeps {
   const { service, version, config } = options;
-  const logger = createLogger({
-    service,
-    version,
-    level: config.LOG_LEVEL,
-    ...(options.logStream ? { stream: options.logStream } : {}),
-  });
+  const logger = options.logger ?? createLogger({ service, version, level: config.LOG_LEVEL });
   const metrics = createServiceMetrics(service, version);
   const runtime = createLlmRuntime(config, metrics.registry, logger);
   const prompt = resolvePrompt(config, options.builtInPrompt);

@@ -108,7 +108,3 @@ export const configSchema = z
   });
 
 export type Config = z.output<typeof configSchema>;
-
-/** Email works when both mailbox credentials are present; otherwise the channel is disabled. */
-export const emailEnabled = (c: Config): boolean => Boolean(c.IMAP_USER && c.IMAP_PASSWORD);
-export const telegramEnabled = (c: Config): boolean => Boolean(c.TELEGRAM_BOT_TOKEN);

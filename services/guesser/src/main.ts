@@ -1,35 +1,16 @@
 import { loadConfig } from '@workemon/config';
-import {
-  exitOnStartupError,
-  installGracefulShutdown,
-  listen,
-  warnWhenAuthDisabled,
-} from '@workemon/http-kit';
-import { createLlmServiceDeps } from '@workemon/llm';
-import { createApp, SERVICE_NAME } from './app.js';
+import { exitOnStartupError, installGracefulShutdown } from '@workemon/http-kit';
+import type { Logger } from '@workemon/logger';
 import { configSchema } from './config.js';
-import { BUILT_IN_PROMPT } from './domain/context-prompt.js';
-import { SERVICE_VERSION } from './version.js';
+import { serviceLogger, startService } from './start.js';
 
-async function main(): Promise<void> {
+// The only place that reads the environment: config → startService → drain on SIGTERM.
+let logger: Logger | undefined;
+try {
   const config = loadConfig(configSchema);
-  const deps = createLlmServiceDeps({
-    service: SERVICE_NAME,
-    version: SERVICE_VERSION,
-    config,
-    builtInPrompt: BUILT_IN_PROMPT,
-  });
-  warnWhenAuthDisabled(config, deps.logger);
-  const server = await listen(createApp(deps), config.PORT, config.HOST);
-  deps.logger.info(`${SERVICE_NAME} listening on http://${config.HOST}:${config.PORT}`, {
-    prompt: { source: deps.promptSource },
-  });
-  installGracefulShutdown({
-    server,
-    logger: deps.logger,
-    timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-    closers: [],
-  });
+  logger = serviceLogger(config);
+  const service = await startService(config, { logger });
+  installGracefulShutdown({ ...service, timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
+} catch (error) {
+  exitOnStartupError(error, logger);
 }
-
-main().catch((error: unknown) => exitOnStartupError(error));

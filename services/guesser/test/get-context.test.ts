@@ -1,18 +1,13 @@
-import type { Server } from 'node:http';
-import { CapturedLines } from '@workemon/logger';
-import { boundPort, listen } from '@workemon/http-kit';
-import { createLlmServiceDeps } from '@workemon/llm';
+import { CapturedLines, createLogger } from '@workemon/logger';
+import type { RunningService } from '@workemon/http-kit';
 import { type FakeLlm, startFakeLlm } from '@workemon/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../src/app.js';
 import { configSchema } from '../src/config.js';
-import { BUILT_IN_PROMPT } from '../src/domain/context-prompt.js';
+import { startService } from '../src/start.js';
 
 const TOKEN = 'test-service-token-0123456789';
 
-interface Running {
-  url: string;
-  server: Server;
+interface Running extends RunningService {
   logs: CapturedLines;
 }
 
@@ -20,15 +15,13 @@ async function startGuesser(env: Record<string, string>): Promise<Running> {
   // Auth fails closed: tests without a SERVICE_TOKEN run the guesser open on purpose.
   const config = configSchema.parse({ PORT: '0', HOST: '127.0.0.1', AUTH_DISABLED: 'true', ...env });
   const logs = new CapturedLines();
-  const deps = createLlmServiceDeps({
+  const logger = createLogger({
     service: 'ai-guesser',
     version: 'test',
-    config,
-    builtInPrompt: BUILT_IN_PROMPT,
-    logStream: logs,
+    level: config.LOG_LEVEL,
+    stream: logs,
   });
-  const server = await listen(createApp(deps), 0, '127.0.0.1');
-  return { url: `http://127.0.0.1:${boundPort(server)}`, server, logs };
+  return { ...(await startService(config, { logger })), logs };
 }
 
 const query = new URLSearchParams({
@@ -58,7 +51,7 @@ describe('guesser /get-context', () => {
   });
   afterEach(() => llm.reset());
   afterAll(async () => {
-    svc.server.close();
+    await svc.close();
     await llm.close();
   });
 
@@ -219,7 +212,7 @@ describe('guesser against a server without JSON mode', () => {
       expect((await fetch(`${svc.url}/get-context?${query}`)).status).toBe(200);
       expect(llm.calls.map((c) => c.responseFormat)).toEqual([{ type: 'json_object' }, undefined, undefined]);
     } finally {
-      svc.server.close();
+      await svc.close();
       await llm.close();
     }
   });
@@ -239,7 +232,7 @@ describe('guesser without LLM credentials', () => {
       expect(res.status).toBe(503);
       expect(((await res.json()) as { message: string }).message).toContain('LLM_PROVIDER');
     } finally {
-      svc.server.close();
+      await svc.close();
     }
   });
 
@@ -250,7 +243,7 @@ describe('guesser without LLM credentials', () => {
       expect(res.status).toBe(503);
       expect(((await res.json()) as { message: string }).message).toContain('LLM_API_KEY');
     } finally {
-      svc.server.close();
+      await svc.close();
     }
   });
 });

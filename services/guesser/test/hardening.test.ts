@@ -1,42 +1,35 @@
 import { spawn } from 'node:child_process';
-import type { Server } from 'node:http';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from '@workemon/config';
-import { boundPort, listen } from '@workemon/http-kit';
-import { createLlmServiceDeps } from '@workemon/llm';
-import { CapturedLines } from '@workemon/logger';
+import type { RunningService } from '@workemon/http-kit';
+import { CapturedLines, createLogger } from '@workemon/logger';
 import { type FakeLlm, freePort, startFakeLlm } from '@workemon/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { configSchema as analystConfigSchema } from '../../system-analyst/src/config.js';
 import { configSchema as communicatorConfigSchema } from '../../communicator/src/config.js';
 import { configSchema as secretaryConfigSchema } from '../../secretary/src/config.js';
-import { createApp } from '../src/app.js';
 import { configSchema } from '../src/config.js';
-import { BUILT_IN_PROMPT } from '../src/domain/context-prompt.js';
+import { startService } from '../src/start.js';
 
 const TOKEN = 'hardening-service-token-0123456789';
 const SERVICE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-interface Running {
-  url: string;
-  server: Server;
+interface Running extends RunningService {
   logs: CapturedLines;
 }
 
 async function startGuesser(env: Record<string, string>): Promise<Running> {
   const config = configSchema.parse({ PORT: '0', HOST: '127.0.0.1', SERVICE_TOKEN: TOKEN, ...env });
   const logs = new CapturedLines();
-  const deps = createLlmServiceDeps({
+  const logger = createLogger({
     service: 'ai-guesser',
     version: 'test',
-    config,
-    builtInPrompt: BUILT_IN_PROMPT,
-    logStream: logs,
+    level: config.LOG_LEVEL,
+    stream: logs,
   });
-  const server = await listen(createApp(deps), 0, '127.0.0.1');
-  return { url: `http://127.0.0.1:${boundPort(server)}`, server, logs };
+  return { ...(await startService(config, { logger })), logs };
 }
 
 const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
@@ -64,7 +57,7 @@ describe('guesser hardening', () => {
     });
   });
   afterAll(async () => {
-    svc?.server.close();
+    await svc?.close();
     await llm?.close();
   });
   beforeEach(() => llm.reset());

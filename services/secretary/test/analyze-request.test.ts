@@ -472,7 +472,7 @@ describe('secretary /analyze-request', () => {
       const res = await fetch(`${secretary.url}/metrics`);
       const text = await res.text();
       expect(text).toMatch(
-        /analysis_total\{channel="direct",action="ответить сообщением",is_enough="true",service="secretary"\} \d+/,
+        /analysis_total\{channel="direct",action="ответить сообщением",is_enough="true",service="ai-secretary"\} \d+/,
       );
       expect(text).toContain('upstream_request_duration_seconds_bucket');
     });

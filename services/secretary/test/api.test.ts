@@ -217,7 +217,7 @@ describe('secretary API: auth, history, health, docs', () => {
         expect(check?.status).toBe('degraded');
         expect(check?.detail).toContain('LLM is not configured');
         const metrics = await (await fetch(`${secretary.url}/metrics`)).text();
-        expect(metrics).toMatch(/health_check_status\{check="guesser",service="secretary"\} 0/);
+        expect(metrics).toMatch(/health_check_status\{check="guesser",service="ai-secretary"\} 0/);
       } finally {
         guesser.setHealth({ status: 'ok', checks: {} });
       }

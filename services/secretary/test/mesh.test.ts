@@ -1,6 +1,4 @@
-import type { Server } from 'node:http';
-import { boundPort, createServiceMetrics, HealthRegistry, listen } from '@workemon/http-kit';
-import { createLlmRuntime, llmHealthCheck, promptVersion, requireLlm, resolvePrompt } from '@workemon/llm';
+import type { RunningService } from '@workemon/http-kit';
 import { CapturedLines, createLogger } from '@workemon/logger';
 import {
   createTestDatabase,
@@ -11,12 +9,10 @@ import {
 } from '@workemon/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 // A test may run peers side by side; the secretary's src never imports another service.
-import { createApp as createGuesserApp } from '../../guesser/src/app.js';
 import { configSchema as guesserConfigSchema } from '../../guesser/src/config.js';
-import { BUILT_IN_PROMPT as GUESSER_PROMPT } from '../../guesser/src/domain/context-prompt.js';
-import { createApp as createAnalystApp } from '../../system-analyst/src/app.js';
+import { startService as startGuesser } from '../../guesser/src/start.js';
 import { configSchema as analystConfigSchema } from '../../system-analyst/src/config.js';
-import { BUILT_IN_PROMPT as ANALYST_PROMPT } from '../../system-analyst/src/domain/analytics-prompt.js';
+import { startService as startAnalyst } from '../../system-analyst/src/start.js';
 import { runMigrations } from '../src/data/migrate.js';
 import {
   type RunningSecretary,
@@ -28,45 +24,28 @@ import {
 const SERVICE_TOKEN = 'mesh-token-0123456789abcdef';
 const SPEC_REQUEST = 'Я хочу получать аналитику о операциях наших кошельков';
 
-interface Peer {
-  url: string;
-  server: Server;
+interface Peer extends RunningService {
   logs: CapturedLines;
 }
 
 type PeerKind = 'guesser' | 'analyst';
 
-/** Starts the real guesser or system-analyst app the way its main.ts wires it. */
+/** Starts the real guesser or system-analyst through its startService, as its main.ts does. */
 async function startPeer(kind: PeerKind, llmEnv: Record<string, string>): Promise<Peer> {
-  const schema = kind === 'guesser' ? guesserConfigSchema : analystConfigSchema;
-  const config = schema.parse({ PORT: '0', HOST: '127.0.0.1', SERVICE_TOKEN, ...llmEnv });
-  const name = kind === 'guesser' ? 'ai-guesser' : 'ai-systemanalitic';
+  const env = { PORT: '0', HOST: '127.0.0.1', SERVICE_TOKEN, ...llmEnv };
   const logs = new CapturedLines();
-  const logger = createLogger({ service: name, version: 'test', stream: logs });
-  const metrics = createServiceMetrics(name, 'test');
-  const llm = createLlmRuntime(config, metrics.registry, logger);
-  const prompt = resolvePrompt(config, kind === 'guesser' ? GUESSER_PROMPT : ANALYST_PROMPT);
-  const deps = {
-    version: 'test',
-    logger,
-    metrics,
-    health: new HealthRegistry(name, 'test', metrics).register(llmHealthCheck(llm)),
-    authKeys: [SERVICE_TOKEN],
-    llm: () => requireLlm(llm),
-    systemPrompt: prompt.text,
-    promptVersion: promptVersion(prompt),
-  };
-  const app = kind === 'guesser' ? createGuesserApp(deps) : createAnalystApp(deps);
-  const server = await listen(app, 0, '127.0.0.1');
-  return { url: `http://127.0.0.1:${boundPort(server)}`, server, logs };
+  const logger = createLogger({ service: kind, version: 'test', stream: logs });
+  const service =
+    kind === 'guesser'
+      ? await startGuesser(guesserConfigSchema.parse(env), { logger })
+      : await startAnalyst(analystConfigSchema.parse(env), { logger });
+  return { ...service, logs };
 }
 
-const stop = (peer: Peer | undefined) =>
-  new Promise<void>((resolve) => {
-    if (!peer) return resolve();
-    peer.server.closeAllConnections();
-    peer.server.close(() => resolve());
-  });
+const stop = async (peer: Peer | undefined) => {
+  peer?.server.closeAllConnections();
+  await peer?.close();
+};
 
 describe('secretary with the real guesser and system-analyst (fake LLM)', () => {
   let db: TestDatabase;

@@ -1,22 +1,21 @@
-import type { Server } from 'node:http';
-import { boundPort, createServiceMetrics, HealthRegistry, listen } from '@workemon/http-kit';
-import { createLlmRuntime, llmHealthCheck, requireLlm } from '@workemon/llm';
+import type { RunningService } from '@workemon/http-kit';
 import { CapturedLines, createLogger } from '@workemon/logger';
 import { type FakeLlm, startFakeLlm } from '@workemon/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../src/app.js';
 import { configSchema } from '../src/config.js';
 import { BUILT_IN_PROMPT } from '../src/domain/analytics-prompt.js';
+import { startService } from '../src/start.js';
 
 describe('system-analyst /prepare-analititcs', () => {
   let llm: FakeLlm;
-  let server: Server;
+  let analyst: RunningService;
   let url: string;
 
   beforeAll(async () => {
     llm = await startFakeLlm();
     const config = configSchema.parse({
       PORT: '0',
+      HOST: '127.0.0.1',
       AUTH_DISABLED: 'true',
       LLM_PROVIDER: 'ollama',
       LLM_BASE_URL: llm.url,
@@ -30,24 +29,12 @@ describe('system-analyst /prepare-analititcs', () => {
       version: 'test',
       stream: new CapturedLines(),
     });
-    const metrics = createServiceMetrics('ai-systemanalitic', 'test');
-    const runtime = createLlmRuntime(config, metrics.registry, logger);
-    const app = createApp({
-      version: 'test',
-      logger,
-      metrics,
-      health: new HealthRegistry('ai-systemanalitic', 'test', metrics).register(llmHealthCheck(runtime)),
-      authKeys: [],
-      llm: () => requireLlm(runtime),
-      systemPrompt: config.PROMPT ?? BUILT_IN_PROMPT,
-      promptVersion: 'env-test',
-    });
-    server = await listen(app, 0, '127.0.0.1');
-    url = `http://127.0.0.1:${boundPort(server)}`;
+    analyst = await startService(config, { logger });
+    url = analyst.url;
   });
   afterEach(() => llm.reset());
   afterAll(async () => {
-    server.close();
+    await analyst.close();
     await llm.close();
   });
 
@@ -67,7 +54,8 @@ describe('system-analyst /prepare-analititcs', () => {
       is_enough: true,
       response: 'Доработайте куб авторизаций',
       action: 'создать jira-task',
-      prompt_version: 'env-test',
+      // The configured PROMPT, versioned by its text's hash.
+      prompt_version: expect.stringMatching(/^env-[0-9a-f]{10}$/),
     });
   });
 

@@ -1,18 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import type { Server } from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hash } from '@node-rs/argon2';
-import { boundPort, createServiceMetrics, listen, type ServiceMetrics } from '@workemon/http-kit';
+import type { ServiceMetrics } from '@workemon/http-kit';
 import { CapturedLines, createLogger } from '@workemon/logger';
-import { createApp } from '../../src/app.js';
-import { CommunicatorClient } from '../../src/clients/communicator-client.js';
-import { SecretaryClient } from '../../src/clients/secretary-client.js';
 import { configSchema, type Config } from '../../src/config.js';
-import { createDatabase, type DatabaseHandle } from '../../src/data/db.js';
+import type { DatabaseHandle } from '../../src/data/db.js';
 import { runMigrations } from '../../src/data/migrate.js';
+import { startService } from '../../src/start.js';
 
 export const CONSOLE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -54,7 +51,7 @@ export interface RunningConsole {
   close(): Promise<void>;
 }
 
-/** The real console app on 127.0.0.1:0 against a migrated database. */
+/** The real console (its startService, as main.ts runs it) on 127.0.0.1:0 against a migrated database. */
 export async function startConsole(options: {
   databaseUrl: string;
   secretaryUrl: string;
@@ -67,8 +64,10 @@ export async function startConsole(options: {
     PORT: '0',
     HOST: '127.0.0.1',
     DATABASE_URL: options.databaseUrl,
+    DATABASE_POOL_MAX: '4',
     SECRETARY_URL: options.secretaryUrl,
     COMMUNICATOR_URL: options.communicatorUrl,
+    UPSTREAM_TIMEOUT_MS: '5000',
     OPERATORS: await operatorsJson(),
     LIVE_POLL_INTERVAL_MS: '200',
     ...(options.serviceToken ? { SERVICE_TOKEN: options.serviceToken } : {}),
@@ -76,35 +75,17 @@ export async function startConsole(options: {
   });
   const logs = new CapturedLines();
   const logger = createLogger({ service: 'console', version: 'test', stream: logs, level: 'debug' });
-  const metrics = createServiceMetrics('console', 'test');
-  const database = createDatabase(config.DATABASE_URL, logger, 4);
-  const upstream = { timeoutMs: 5_000, serviceToken: config.SERVICE_TOKEN, metrics };
-  const secretary = new SecretaryClient({ baseURL: config.SECRETARY_URL, ...upstream });
-  const communicator = new CommunicatorClient({ baseURL: config.COMMUNICATOR_URL, ...upstream });
-  const { app, live } = createApp({
-    config,
-    version: 'test',
-    logger,
-    metrics,
-    database,
-    secretary,
-    communicator,
-    pageDir: buildPage(),
-  });
-  const server: Server = await listen(app, 0, '127.0.0.1');
+  const service = await startService(config, { logger, pageDir: buildPage() });
   return {
-    url: `http://127.0.0.1:${boundPort(server)}`,
+    url: service.url,
     config,
     logs,
-    metrics,
-    database,
-    close: async () => {
-      live.stop();
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-      await secretary.close();
-      await communicator.close();
-      await database.close();
+    metrics: service.metrics,
+    database: service.database,
+    close: () => {
+      // Live-update streams stay open until dropped: a test does not wait for them.
+      service.server.closeAllConnections();
+      return service.close();
     },
   };
 }

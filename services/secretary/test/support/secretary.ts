@@ -1,18 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
-import { boundPort, createServiceMetrics, listen, type ServiceMetrics } from '@workemon/http-kit';
+import type { ServiceMetrics } from '@workemon/http-kit';
 import { CapturedLines, createLogger } from '@workemon/logger';
 import { createTestDatabase, type TestDatabase } from '@workemon/testkit';
-import { createApp } from '../../src/app.js';
-import { GuesserClient } from '../../src/clients/guesser-client.js';
-import { SystemAnalystClient } from '../../src/clients/system-analyst-client.js';
 import { type Config, configSchema } from '../../src/config.js';
-import { createDatabase, type DatabaseHandle } from '../../src/data/db.js';
+import type { DatabaseHandle } from '../../src/data/db.js';
 import { runMigrations } from '../../src/data/migrate.js';
 import type { FollowUpWorker, FollowUpWorkerOptions } from '../../src/domain/follow-up-worker.js';
-import { createExchanges, type Exchanges } from '../../src/exchanges.js';
-import { createFollowUps } from '../../src/follow-ups.js';
+import type { Exchanges } from '../../src/exchanges.js';
 import type { Clock } from '../../src/domain/ports.js';
+import { startService } from '../../src/start.js';
 import { analystAnswer, enoughContext, type FakeUpstream, startFakeUpstream } from './fake-upstream.js';
 
 export interface RunningSecretary {
@@ -59,7 +55,7 @@ export interface StartSecretaryOptions {
   followUps?: Partial<FollowUpWorkerOptions>;
 }
 
-/** The real secretary app on 127.0.0.1:0, logging into a CapturedLines stream. */
+/** The real secretary (its startService, as main.ts runs it) on 127.0.0.1:0, logging into a CapturedLines stream. */
 export async function startSecretary(options: StartSecretaryOptions): Promise<RunningSecretary> {
   const config = configSchema.parse({
     PORT: '0',
@@ -69,6 +65,7 @@ export async function startSecretary(options: StartSecretaryOptions): Promise<Ru
     SYSTEM_ANALYST_URL: options.analystUrl,
     UPSTREAM_TIMEOUT_MS: '2000',
     DATABASE_POOL_MAX: '4',
+    DATABASE_ACQUIRE_TIMEOUT_MS: '1000',
     ADMIN_API_KEYS: TEST_ADMIN_KEY,
     // Auth fails closed; a test that gives no SERVICE_TOKEN runs the secretary open on purpose.
     ...(options.env?.SERVICE_TOKEN ? {} : { AUTH_DISABLED: 'true' }),
@@ -76,39 +73,13 @@ export async function startSecretary(options: StartSecretaryOptions): Promise<Ru
   });
   const logs = new CapturedLines();
   const logger = createLogger({ service: 'ai-secretary', version: 'test', stream: logs, level: 'debug' });
-  const metrics = createServiceMetrics('secretary', 'test');
-  const database = createDatabase({
-    url: config.DATABASE_URL,
-    max: config.DATABASE_POOL_MAX,
+  const service = await startService(config, {
     logger,
-    connectionTimeoutMs: 1_000,
-  });
-  const upstream = { timeoutMs: config.UPSTREAM_TIMEOUT_MS, serviceToken: config.SERVICE_TOKEN, metrics };
-  const guesser = new GuesserClient({ baseURL: config.GUESSER_URL, ...upstream });
-  const analyst = new SystemAnalystClient({ baseURL: config.SYSTEM_ANALYST_URL, ...upstream });
-  const owner = `test-${randomBytes(4).toString('hex')}`;
-  const exchanges = createExchanges(config, database, metrics, logger, owner);
-  const followUps = createFollowUps(config, database, upstream, metrics, logger, {
-    owner,
-    ...options.followUps,
-  });
-
-  const app = createApp({
-    config,
-    version: 'test',
-    logger,
-    metrics,
-    database,
-    exchanges,
-    guesser,
-    analyst,
-    followUps,
+    syncKnowledge: false,
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.followUps ? { followUps: options.followUps } : {}),
   });
-  const server: Server = await listen(app, 0, '127.0.0.1');
-  const url = `http://127.0.0.1:${boundPort(server)}`;
-  exchanges.start();
-  followUps.worker?.start();
+  const { url } = service;
   const defaultToken = config.API_KEYS[0] ?? config.SERVICE_TOKEN ?? config.ADMIN_API_KEYS[0];
 
   const call: RunningSecretary['call'] = async (path, opts = {}) => {
@@ -140,24 +111,20 @@ export async function startSecretary(options: StartSecretaryOptions): Promise<Ru
     adminKey: config.ADMIN_API_KEYS[0] ?? TEST_ADMIN_KEY,
     config,
     logs,
-    metrics,
-    database,
-    exchanges,
-    owner,
-    followUpWorker: followUps.worker,
+    metrics: service.metrics,
+    database: service.database,
+    exchanges: service.exchanges,
+    owner: service.owner,
+    followUpWorker: service.followUps.worker,
     call,
     analyze: (params, opts = {}) =>
       opts.post
         ? call('/analyze-request', { ...opts, method: 'POST', body: params })
         : call(`/analyze-request?${new URLSearchParams(params).toString()}`, opts),
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await followUps.close();
-      await exchanges.close();
-      await guesser.close();
-      await analyst.close();
-      await database.close();
+    close: () => {
+      // Tests end with requests still open (stalled upstreams): drop them rather than wait.
+      service.server.closeAllConnections();
+      return service.close();
     },
   };
 }

@@ -1,0 +1,144 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from '../src/embedded-postgres.js';
+
+/** A frontend message: type byte, length, body. */
+const message = (type: string, ...parts: Buffer[]): Buffer => {
+  const body = Buffer.concat(parts);
+  const head = Buffer.alloc(5);
+  head.write(type, 0, 'latin1');
+  head.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([head, body]);
+};
+const cstr = (text: string) => Buffer.from(`${text}\0`, 'utf8');
+const int16 = (n: number) => Buffer.from([(n >> 8) & 0xff, n & 0xff]);
+const int32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(n);
+  return b;
+};
+
+/**
+ * A connection driven by hand, so a test can stop between Parse and Bind as a client does whose
+ * messages arrive in separate TCP segments. Resolves each `until` with the backend's messages up to
+ * the next ReadyForQuery: their type letters and any error text.
+ */
+async function rawConnection(url: string) {
+  const { hostname, port } = new URL(url);
+  const socket: Socket = connect(Number(port), hostname);
+  let buffer = Buffer.alloc(0);
+  let seen: string[] = [];
+  let waiting: ((messages: string[]) => void) | undefined;
+  socket.on('data', (data: Buffer) => {
+    buffer = Buffer.concat([buffer, data]);
+    while (buffer.length >= 5 && buffer.length >= 1 + buffer.readInt32BE(1)) {
+      const type = String.fromCharCode(buffer[0] ?? 0);
+      const body = buffer.subarray(5, 1 + buffer.readInt32BE(1));
+      buffer = buffer.subarray(1 + buffer.readInt32BE(1));
+      seen.push(type === 'E' ? `E: ${body.toString('utf8').replace(/\0/g, ' ')}` : type);
+      if (type === 'Z' && waiting) {
+        const done = waiting;
+        waiting = undefined;
+        const messages = seen;
+        seen = [];
+        done(messages);
+      }
+    }
+  });
+  const untilReady = () => new Promise<string[]>((r) => (waiting = r));
+  await new Promise<void>((r) => socket.once('connect', () => r()));
+  const startup = Buffer.concat([
+    int32(196608),
+    cstr('user'),
+    cstr('postgres'),
+    cstr('database'),
+    cstr('postgres'),
+    cstr(''),
+  ]);
+  const ready = untilReady();
+  socket.write(Buffer.concat([int32(startup.length + 4), startup]));
+  await ready;
+  return { socket, untilReady };
+}
+
+describe('embedded PostgreSQL (PGlite over the wire protocol)', () => {
+  let dir: string;
+  let db: EmbeddedPostgres;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'wm-embedded-'));
+    db = await startEmbeddedPostgres(join(dir, 'pglite'), 0);
+  }, 60_000);
+  afterAll(async () => {
+    await db?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("when another connection's query arrives between a Parse and its Bind, then each binds its own statement", async () => {
+    const slow = await rawConnection(db.url);
+    const other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+    try {
+      slow.socket.write(message('P', cstr(''), cstr('select $1::int + 1 as v'), int16(0)));
+      await new Promise((r) => setTimeout(r, 100));
+      // Two parameters: bound against the slow connection's one-parameter statement it would fail.
+      const overtaking = other.query<{ a: string; b: string }>('select $1::text as a, $2::text as b', [
+        'x',
+        'y',
+      ]);
+      await new Promise((r) => setTimeout(r, 100));
+      const answer = slow.untilReady();
+      slow.socket.write(
+        Buffer.concat([
+          message('B', cstr(''), cstr(''), int16(0), int16(1), int32(2), Buffer.from('41'), int16(0)),
+          message('E', cstr(''), int32(0)),
+          message('S'),
+        ]),
+      );
+      const messages = await answer;
+      expect(
+        messages.filter((m) => m.startsWith('E:')),
+        messages.join(', '),
+      ).toEqual([]);
+      expect(messages).toContain('D');
+      expect((await overtaking).rows).toEqual([{ a: 'x', b: 'y' }]);
+    } finally {
+      slow.socket.destroy();
+      await other.end();
+    }
+  }, 60_000);
+
+  it('when a connection goes away between a Parse and its Sync, then the others are served on', async () => {
+    const leaving = await rawConnection(db.url);
+    const staying = new pg.Client({ connectionString: db.url });
+    await staying.connect();
+    try {
+      leaving.socket.write(message('P', cstr(''), cstr('select 1'), int16(0)));
+      await new Promise((r) => setTimeout(r, 100));
+      const answered = staying.query<{ v: number }>('select $1::int as v', [3]);
+      leaving.socket.destroy();
+      expect((await answered).rows[0]?.v).toBe(3);
+    } finally {
+      await staying.end();
+    }
+  }, 60_000);
+
+  it('when a connection in the middle of a transaction goes away, then the others are served on', async () => {
+    const leaving = new pg.Client({ connectionString: db.url });
+    const staying = new pg.Client({ connectionString: db.url });
+    await Promise.all([leaving.connect(), staying.connect()]);
+    try {
+      await leaving.query('begin');
+      await leaving.query('select $1::int as v', [1]);
+      const answered = staying.query<{ v: number }>('select $1::int as v', [2]);
+      await leaving.end();
+      expect((await answered).rows[0]?.v).toBe(2);
+    } finally {
+      await staying.end();
+    }
+  }, 60_000);
+});
