@@ -954,6 +954,21 @@ interface Person {
   telegram_chat_id?: string;
 }
 
+/** The checks the console's API makes, said in Russian before the request (the API stays the authority). */
+function directoryProblem(
+  person: Record<string, string>,
+): { field: keyof Person; message: string } | undefined {
+  if (!person.username) return { field: 'username', message: 'Укажите имя пользователя' };
+  if (person.email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(person.email))
+    return { field: 'email', message: 'Почта: нужен адрес вида name@example.com' };
+  if (person.telegram_chat_id && !/^-?\d{1,20}$/.test(person.telegram_chat_id))
+    return {
+      field: 'telegram_chat_id',
+      message: 'Telegram chat id: только цифры (у групп — с минусом впереди)',
+    };
+  return undefined;
+}
+
 async function renderDirectory(): Promise<void> {
   const table = h('table', {});
   const status = h('p', { role: 'status', class: 'hint' });
@@ -966,7 +981,7 @@ async function renderDirectory(): Promise<void> {
     ['telegram_chat_id', 'Telegram chat id', 'text'],
   ];
   const inputs = new Map<keyof Person, HTMLInputElement>();
-  const formError = h('p', { class: 'error', role: 'alert' });
+  const formError = h('p', { class: 'error', role: 'alert', id: 'dir-error' });
   const form = h(
     'form',
     { 'aria-labelledby': 'dir-form-title', novalidate: true },
@@ -995,9 +1010,13 @@ async function renderDirectory(): Promise<void> {
       const value = (inputs.get(name) as HTMLInputElement).value.trim();
       if (value) person[name] = value;
     }
-    if (!person.username) {
-      formError.textContent = 'Укажите имя пользователя';
-      inputs.get('username')?.focus();
+    for (const input of inputs.values()) input.removeAttribute('aria-invalid');
+    const problem = directoryProblem(person);
+    if (problem) {
+      formError.textContent = problem.message;
+      const input = inputs.get(problem.field);
+      input?.setAttribute('aria-invalid', 'true');
+      input?.focus();
       return;
     }
     void api('PUT', '/api/directory', person)
@@ -1007,7 +1026,7 @@ async function renderDirectory(): Promise<void> {
         return load();
       })
       .catch((error: unknown) => {
-        formError.textContent = errorText(error);
+        formError.textContent = `Не сохранено: ${errorText(error)}`;
       });
   });
   const load = async () => {
@@ -1061,7 +1080,13 @@ async function renderDirectory(): Promise<void> {
       status.replaceChildren(errorBox(error));
     }
   };
-  show('Справочник', status, form, h('h2', {}, 'Все'), table);
+  // On a phone the table scrolls inside its own box (reachable by keyboard), not the whole page.
+  const tableBox = h(
+    'div',
+    { class: 'table-box', tabindex: '0', role: 'region', 'aria-label': 'Люди в справочнике' },
+    table,
+  );
+  show('Справочник', status, form, h('h2', {}, 'Все'), tableBox);
   refreshView = undefined;
   await load();
 }

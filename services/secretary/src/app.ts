@@ -74,7 +74,7 @@ export function createApp(deps: AppDeps): Express {
   const upstreamBudget = 2 * config.UPSTREAM_TIMEOUT_MS;
   const followUpWorker = deps.followUps?.worker;
   const knowledge = deps.knowledge ?? createKnowledge(config, database, metrics, logger);
-  const grounding = new KnowledgeGrounding(knowledge.retriever, knowledge.store, config.KNOWLEDGE_PASSAGES);
+  const grounding = new KnowledgeGrounding(knowledge.retriever, config.KNOWLEDGE_PASSAGES);
   const analyze = new AnalyzeRequestUseCase({
     store: exchanges,
     requesters: exchanges,

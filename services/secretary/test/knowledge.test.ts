@@ -105,6 +105,35 @@ describe.each(DATABASE_KINDS)('knowledge base on %s', (kind) => {
       expect((await secretary.call('/knowledge/search?q=пеликаны')).body.items).toEqual([]);
     });
 
+    it('when another secretary changes the knowledge base, then searches here see it at once (nothing stale is cached)', async () => {
+      // A second retriever on the same database stands for another process with its own caches.
+      const elsewhere = createKnowledge(
+        { KNOWLEDGE_MAX_DOCUMENT_CHARS: 5000, KNOWLEDGE_MIN_SCORE: 0.5, KNOWLEDGE_PASSAGES: 4 },
+        secretary.database,
+        secretary.metrics,
+        (await import('@workemon/logger')).createLogger({
+          service: 't',
+          version: 't',
+          stream: secretary.logs,
+        }),
+      ).retriever;
+      const ids = async (q: string) => (await elsewhere.search(q, 3)).map((h) => h.id);
+      const id = 'cached-elsewhere';
+      const put = (body: string) =>
+        secretary.call(`/knowledge/documents/${id}`, { method: 'PUT', body: doc(body, body) });
+      // Learnt here while no document had the word: a misspelling with nothing to correct it to.
+      expect(await ids('альбатрасы')).toEqual([]);
+      expect((await put('Альбатросы')).status).toBe(201);
+      expect(await ids('альбатрасы')).toEqual([id]);
+      expect(await ids('альбатросы')).toEqual([id]);
+      expect(await ids('альбатросы')).toEqual([id]); // now from what it learned
+      expect((await put('Буревестники')).status).toBe(200);
+      expect(await ids('альбатросы')).toEqual([]);
+      expect(await ids('буревестники')).toEqual([id]);
+      expect((await secretary.call(`/knowledge/documents/${id}`, { method: 'DELETE' })).status).toBe(204);
+      expect(await ids('буревестники')).toEqual([]);
+    });
+
     it('when the list is paged, then every document appears once across pages, ordered by id', async () => {
       const seen: string[] = [];
       let cursor: string | null = null;

@@ -116,6 +116,37 @@ interface Candidate {
   levels: number[];
 }
 
+interface PassageDetails {
+  id: string;
+  document_id: string;
+  title: string;
+  url: string | null;
+  heading_path: string;
+  text: string;
+}
+
+/** A query word's lexemes, each with its trigram corrections (query 1 of a search, per word). */
+type WordLexemes = { lexeme: string; form: string | null; sim: number | null }[];
+
+/**
+ * What a search learns about words and passages that only a change of the knowledge base changes:
+ * a word's lexemes and corrections, a form's passage count, a passage's text. Words repeat across
+ * questions, so most searches then need one statement instead of four.
+ */
+interface Generation {
+  /** Documents, newest change and newest passage id: any write to the knowledge base changes it. */
+  key: string;
+  documents: number;
+  words: Map<string, WordLexemes>;
+  df: Map<string, number>;
+  passages: Map<string, PassageDetails>;
+  /** Passages in the knowledge base; undefined until a search asked. */
+  n: number | undefined;
+}
+
+/** Bounds the caches against a flood of made-up words: past it, a generation starts empty. */
+const MAX_CACHED = 20_000;
+
 /** Query words: lowercase letters and digits, ё as е, fillers dropped, each once. */
 export function queryWords(query: string): string[] {
   const words =
@@ -137,42 +168,90 @@ const tsLiteral = (lexeme: string) => `'${lexeme.replaceAll('\\', '\\\\').replac
  * correction its similarity). A document scores as its best passage.
  */
 export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
+  private generation: Generation | undefined;
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly options: LexicalRetrieverOptions,
   ) {}
 
   async search(query: string, limit: number): Promise<KnowledgeHit[]> {
+    return (await this.searchEach([query], limit))?.[0] ?? [];
+  }
+
+  async searchEach(queries: string[], limit: number): Promise<KnowledgeHit[][] | undefined> {
     const started = performance.now();
     try {
-      return await guardDatabase(() => this.run(query, limit));
+      return await guardDatabase(async () => {
+        const generation = await this.current();
+        if (generation.documents === 0) return undefined;
+        const words = queries.map(queryWords);
+        await this.learnWords(generation, words.flat());
+        const ranked = await Promise.all(words.map((w) => this.rank(generation, w, limit)));
+        await this.learnPassages(
+          generation,
+          ranked.flatMap((top) => top.map(([, b]) => b.passageId)),
+        );
+        return ranked.map((top, i) => this.hits(generation, top, words[i] ?? []));
+      });
     } finally {
-      this.options.metrics?.searched((performance.now() - started) / 1000);
+      const seconds = (performance.now() - started) / 1000;
+      for (let i = 0; i < queries.length; i++) this.options.metrics?.searched(seconds);
     }
   }
 
-  private async run(query: string, limit: number): Promise<KnowledgeHit[]> {
-    const words = queryWords(query);
+  /** One cheap statement per search: the cached generation is used only while nothing was written. */
+  private async current(): Promise<Generation> {
+    const { rows } = await this.pool.query<{ documents: number; key: string }>(
+      `select count(*)::int as documents,
+              count(*) || ':' || coalesce(max(updated_at)::text, '') || ':' ||
+              coalesce((select max(id) from knowledge.passages)::text, '') as key
+         from knowledge.documents`,
+    );
+    const documents = rows[0]?.documents ?? 0;
+    const key = rows[0]?.key ?? '';
+    const known = this.generation;
+    if (known && known.key === key) return known;
+    const fresh: Generation = {
+      key,
+      documents,
+      words: new Map(),
+      df: new Map(),
+      passages: new Map(),
+      n: undefined,
+    };
+    this.generation = fresh;
+    return fresh;
+  }
+
+  private async rank(
+    generation: Generation,
+    words: string[],
+    limit: number,
+  ): Promise<[string, { passageId: string; score: number; rank: number }][]> {
     if (words.length === 0) return [];
-    const { groups, df, n } = await this.groups(words);
+    const { groups, df, n } = this.groups(generation, words);
     const forms = [...new Set(groups.flatMap((g) => g.forms.map((f) => f.query)))];
     if (forms.length === 0) return [];
     // Candidates come from the selective words: a word in most passages would make every passage a
     // candidate (and ts_rank over all of them is the cost of a search). It still counts in the score.
     const selective = forms.filter((f) => (df.get(f) ?? 0) <= Math.max(COMMON_WORD_SHARE * n, 50));
     const orQuery = (selective.length > 0 ? selective : forms).join(' | ');
+    // Each form's three tsqueries are parsed once per statement, not once per candidate passage.
     const { rows } = await this.pool.query<Candidate>(
       `with cand as (
          select p.id, p.document_id, p.search, ts_rank('{0.2,0.5,0.8,1.0}', p.search, $1::tsquery) as rank
            from knowledge.passages p where p.search @@ $1::tsquery
-          order by rank desc limit $3)
+          order by rank desc limit $5),
+       f as (select array_agg(x.a order by x.o) as a, array_agg(x.b order by x.o) as b,
+                    array_agg(x.q order by x.o) as q
+               from unnest($2::tsquery[], $3::tsquery[], $4::tsquery[]) with ordinality as x(a, b, q, o))
        select c.id::text, c.document_id, c.rank::float8 as rank,
-              (select array_agg(case when c.search @@ (f || ':A')::tsquery then 3
-                                     when c.search @@ (f || ':B')::tsquery then 2
-                                     when c.search @@ f::tsquery then 1 else 0 end order by o)
-                 from unnest($2::text[]) with ordinality as x(f, o)) as levels
-         from cand c`,
-      [orQuery, forms, this.options.candidates ?? 60],
+              array(select case when c.search @@ f.a[i] then 3 when c.search @@ f.b[i] then 2
+                                when c.search @@ f.q[i] then 1 else 0 end
+                      from generate_subscripts(f.q, 1) as i order by i) as levels
+         from cand c, f`,
+      [orQuery, forms.map((f) => `${f}:A`), forms.map((f) => `${f}:B`), forms, this.options.candidates ?? 60],
     );
     const position = new Map(forms.map((f, i) => [f, i]));
     const total = groups.reduce((sum, g) => sum + g.weight, 0);
@@ -192,28 +271,20 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
       if (!current || score > current.score || (score === current.score && row.rank > current.rank))
         best.set(row.document_id, { passageId: row.id, score, rank: row.rank });
     }
-    const top = [...best.entries()]
+    return [...best.entries()]
       .filter(([, b]) => b.score >= this.options.minScore)
       .sort(([, a], [, b]) => b.score - a.score || b.rank - a.rank)
       .slice(0, limit);
-    if (top.length === 0) return [];
-    const details = await this.pool.query<{
-      id: string;
-      document_id: string;
-      title: string;
-      url: string | null;
-      heading_path: string;
-      text: string;
-    }>(
-      `select p.id::text, p.document_id, d.title, d.url, p.heading_path, p.text
-         from knowledge.passages p join knowledge.documents d on d.id = p.document_id
-        where p.id = any($1::bigint[])`,
-      [top.map(([, b]) => b.passageId)],
-    );
-    const byPassage = new Map(details.rows.map((r) => [r.id, r]));
+  }
+
+  private hits(
+    generation: Generation,
+    top: [string, { passageId: string; score: number; rank: number }][],
+    words: string[],
+  ): KnowledgeHit[] {
     return top.flatMap(([documentId, b]) => {
-      const row = byPassage.get(b.passageId);
-      if (!row) return []; // deleted between the two queries
+      const row = generation.passages.get(b.passageId);
+      if (!row) return []; // deleted between the queries
       return [
         {
           id: documentId,
@@ -228,42 +299,85 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
     });
   }
 
-  /** Each query lexeme with its trigram corrections and an idf weight (BM25's). */
-  private async groups(words: string[]): Promise<{ groups: Group[]; df: Map<string, number>; n: number }> {
-    const { rows } = await this.pool.query<{
-      ord: number;
-      lexeme: string;
-      form: string | null;
-      sim: number | null;
-    }>(
-      `select w.ord::int as ord, l.lexeme, e.form, e.sim
-         from unnest($1::text[]) with ordinality as w(word, ord)
-        cross join lateral unnest(tsvector_to_array(to_tsvector('russian', w.word))) as l(lexeme)
-         left join lateral (
-           select k.lexeme as form, similarity(k.lexeme, l.lexeme)::float8 as sim
-             from knowledge.lexemes k
-            -- Only words the documents never use are corrected: a known word means what it says.
-            where length(l.lexeme) >= 4 and k.lexeme % l.lexeme
-              and not exists (select 1 from knowledge.lexemes own where own.lexeme = l.lexeme)
-            order by sim desc limit $2) e on true`,
-      [words, MAX_EXPANSIONS + 1],
+  /** Title, url and text of the passages not fetched yet in this generation. */
+  private async learnPassages(generation: Generation, ids: string[]): Promise<void> {
+    const missing = [...new Set(ids)].filter((id) => !generation.passages.has(id));
+    if (missing.length === 0) return;
+    const details = await this.pool.query<PassageDetails>(
+      `select p.id::text, p.document_id, d.title, d.url, p.heading_path, p.text
+         from knowledge.passages p join knowledge.documents d on d.id = p.document_id
+        where p.id = any($1::bigint[])`,
+      [missing],
     );
-    const byLexeme = new Map<string, Map<string, number>>();
-    for (const row of rows) {
-      const forms = byLexeme.get(row.lexeme) ?? new Map<string, number>([[row.lexeme, 1]]);
-      if (row.form && row.sim !== null && row.sim >= MIN_SIMILARITY && !forms.has(row.form))
-        forms.set(row.form, row.sim);
-      byLexeme.set(row.lexeme, forms);
+    if (generation.passages.size + details.rows.length > MAX_CACHED) generation.passages.clear();
+    for (const row of details.rows) generation.passages.set(row.id, row);
+  }
+
+  /**
+   * Lexemes, trigram corrections (BM25's idf needs each form's passage count) of the words this
+   * generation has not seen yet: at most two statements for all queries of a search, none when known.
+   */
+  private async learnWords(generation: Generation, words: string[]): Promise<void> {
+    const missing = [...new Set(words)].filter((w) => !generation.words.has(w));
+    if (missing.length > 0) {
+      const { rows } = await this.pool.query<{
+        ord: number;
+        lexeme: string;
+        form: string | null;
+        sim: number | null;
+      }>(
+        `select w.ord::int as ord, l.lexeme, e.form, e.sim
+           from unnest($1::text[]) with ordinality as w(word, ord)
+          cross join lateral unnest(tsvector_to_array(to_tsvector('russian', w.word))) as l(lexeme)
+           left join lateral (
+             select k.lexeme as form, similarity(k.lexeme, l.lexeme)::float8 as sim
+               from knowledge.lexemes k
+              -- Only words the documents never use are corrected: a known word means what it says.
+              where length(l.lexeme) >= 4 and k.lexeme % l.lexeme
+                and not exists (select 1 from knowledge.lexemes own where own.lexeme = l.lexeme)
+              order by sim desc limit $2) e on true
+          order by w.ord`,
+        [missing, MAX_EXPANSIONS + 1],
+      );
+      if (generation.words.size + missing.length > MAX_CACHED) generation.words.clear();
+      for (const word of missing) generation.words.set(word, []);
+      for (const row of rows) generation.words.get(missing[row.ord - 1] ?? '')?.push(row);
     }
-    const allForms = [...new Set([...byLexeme.values()].flatMap((m) => [...m.keys()]))];
+    const forms = new Set<string>();
+    for (const word of words)
+      for (const row of generation.words.get(word) ?? []) {
+        forms.add(row.lexeme);
+        if (row.form) forms.add(row.form);
+      }
+    const unknown = [...forms].filter((f) => !generation.df.has(f));
+    if (unknown.length === 0 && generation.n !== undefined) return;
     const stats = await this.pool.query<{ n: number; df: number[] }>(
       `select (select count(*)::int from knowledge.passages) as n,
               array(select (select count(*)::int from knowledge.passages p where p.search @@ f::tsquery)
                       from unnest($1::text[]) with ordinality as x(f, o) order by o) as df`,
-      [allForms.map(tsLiteral)],
+      [unknown.map(tsLiteral)],
     );
-    const n = stats.rows[0]?.n ?? 0;
-    const df = new Map(allForms.map((f, i) => [f, stats.rows[0]?.df[i] ?? 0]));
+    if (generation.df.size + unknown.length > MAX_CACHED) generation.df.clear();
+    generation.n = stats.rows[0]?.n ?? 0;
+    unknown.forEach((f, i) => generation.df.set(f, stats.rows[0]?.df[i] ?? 0));
+  }
+
+  /** Each query lexeme with its trigram corrections and an idf weight (BM25's), from the generation. */
+  private groups(
+    generation: Generation,
+    words: string[],
+  ): { groups: Group[]; df: Map<string, number>; n: number } {
+    const byLexeme = new Map<string, Map<string, number>>();
+    for (const word of words)
+      for (const row of generation.words.get(word) ?? []) {
+        const forms = byLexeme.get(row.lexeme) ?? new Map<string, number>([[row.lexeme, 1]]);
+        if (row.form && row.sim !== null && row.sim >= MIN_SIMILARITY && !forms.has(row.form))
+          forms.set(row.form, row.sim);
+        byLexeme.set(row.lexeme, forms);
+      }
+    const allForms = [...new Set([...byLexeme.values()].flatMap((m) => [...m.keys()]))];
+    const n = generation.n ?? 0;
+    const df = new Map(allForms.map((f) => [f, generation.df.get(f) ?? 0]));
     const idf = (count: number) => Math.log(1 + (n - count + 0.5) / (count + 0.5));
     const groups: Group[] = [];
     for (const [lexeme, formMap] of byLexeme) {

@@ -14,6 +14,7 @@ import { AppError } from '@workemon/errors';
 import { sql, type SQL } from 'drizzle-orm';
 import { guardDatabase } from './database-errors.js';
 import type { Database } from './db.js';
+import type { OperatorAction, OperatorStorePort } from '../domain/ports.js';
 
 /** A conversation row as the inbox query returns it (timestamps as ISO text with microseconds). */
 interface SummaryRow extends Record<string, unknown> {
@@ -88,10 +89,8 @@ const SEARCH_WINDOW = 400;
 
 const containsPattern = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
-export type OperatorAction = 'take-over' | 'release' | 'resolve' | 'assign';
-
 /** secretary.inbox_threads + secretary.operator_messages: what the console reads and changes. */
-export class OperatorRepository {
+export class OperatorRepository implements OperatorStorePort {
   constructor(private readonly db: Database) {}
 
   /**
@@ -105,29 +104,29 @@ export class OperatorRepository {
     text: string;
     traceId: string | undefined;
   }): Promise<boolean> {
-    return guardDatabase(() =>
-      this.db.transaction(async (tx) => {
-        const taken = await tx.execute(sql`
+    // One statement (its own transaction): this runs before every analysis, and almost always finds nothing.
+    return guardDatabase(async () => {
+      const result = await this.db.execute<{ held: boolean }>(sql`
+        WITH taken AS (
           SELECT 1 FROM secretary.inbox_threads
           WHERE channel = ${message.channel} AND username = ${message.username} AND taken_over_by IS NOT NULL
-          FOR UPDATE`);
-        if (taken.rows.length === 0) return false;
-        const inserted = await tx.execute(sql`
+          FOR UPDATE),
+        inserted AS (
           INSERT INTO secretary.operator_messages (channel, username, kind, message_id, text, status, trace_id)
-          VALUES (${message.channel}, ${message.username}, 'held', ${message.messageId ?? null}, ${message.text},
-                  'received', ${message.traceId ?? null})
+          SELECT ${message.channel}, ${message.username}, 'held', ${message.messageId ?? null}, ${message.text},
+                 'received', ${message.traceId ?? null}
+          WHERE EXISTS (SELECT 1 FROM taken)
           ON CONFLICT (channel, message_id) DO NOTHING
-          RETURNING id`);
-        if (inserted.rows.length > 0) {
-          await tx.execute(sql`
-            UPDATE secretary.inbox_threads
-            SET last_at = now(), last_text = left(${message.text}, 500), last_author = 'person',
-                waiting_since = coalesce(waiting_since, now()), version = nextval('secretary.inbox_version_seq')
-            WHERE channel = ${message.channel} AND username = ${message.username}`);
-        }
-        return true;
-      }),
-    );
+          RETURNING id),
+        -- Runs though nothing reads it (PostgreSQL executes every data-modifying WITH once).
+        touched AS (
+          UPDATE secretary.inbox_threads
+          SET last_at = now(), last_text = left(${message.text}, 500), last_author = 'person',
+              waiting_since = coalesce(waiting_since, now()), version = nextval('secretary.inbox_version_seq')
+          WHERE channel = ${message.channel} AND username = ${message.username} AND EXISTS (SELECT 1 FROM inserted))
+        SELECT EXISTS (SELECT 1 FROM taken) AS held`);
+      return result.rows[0]?.held === true;
+    });
   }
 
   /**

@@ -1,5 +1,5 @@
 import { KNOWLEDGE_PASSAGE_MAX_CHARS, type KnowledgePassage, type Source } from '@workemon/contracts';
-import type { KnowledgeHit, KnowledgeRetriever, KnowledgeStorePort } from './knowledge-ports.js';
+import type { KnowledgeHit, KnowledgeRetriever } from './knowledge-ports.js';
 
 /** What the analyst is given from the knowledge base, and what the answer will cite. */
 export interface Grounding {
@@ -25,17 +25,17 @@ export const NO_KNOWLEDGE_NOTE =
 export class KnowledgeGrounding implements KnowledgeGroundingPort {
   constructor(
     private readonly retriever: KnowledgeRetriever,
-    private readonly store: Pick<KnowledgeStorePort, 'count'>,
     private readonly maxDocuments: number,
   ) {}
 
   async ground(request: string, context: string): Promise<Grounding | undefined> {
     // An empty knowledge base is "not set up", not "nothing relevant": no note, no empty sources.
-    if ((await this.store.count()) === 0) return undefined;
-    const [byRequest, byContext] = await Promise.all([
-      this.retriever.search(request, this.maxDocuments),
-      context.trim() ? this.retriever.search(context, this.maxDocuments) : Promise.resolve([]),
-    ]);
+    const found = await this.retriever.searchEach(
+      context.trim() ? [request, context] : [request],
+      this.maxDocuments,
+    );
+    if (!found) return undefined;
+    const [byRequest = [], byContext = []] = found;
     const best = new Map<string, KnowledgeHit>();
     for (const hit of [...byRequest, ...byContext]) {
       const seen = best.get(hit.id);

@@ -57,6 +57,11 @@ export interface KnowledgeHit {
  */
 export interface KnowledgeRetriever {
   search(query: string, limit: number): Promise<KnowledgeHit[]>;
+  /**
+   * Several queries against one look at the knowledge base, hits per query in order; undefined when
+   * it holds no documents at all (not set up, as opposed to nothing relevant).
+   */
+  searchEach(queries: string[], limit: number): Promise<KnowledgeHit[][] | undefined>;
 }
 
 export interface KnowledgeMetricsPort {
