@@ -233,6 +233,19 @@ describe.skipIf(!haveChromium)('console in a browser (headless Chromium, the who
     const cookies = await context.cookies();
     expect(cookies.find((c) => c.name === 'wm_console_session')).toBeUndefined();
 
+    // A name guessed too often is locked; the page says so in Russian, with how long to wait.
+    await page.getByLabel('Имя оператора').fill('mallory');
+    for (let i = 0; i < 6; i++) {
+      await page.getByLabel('Пароль').fill(`guess-${i}`);
+      const answered = page.waitForResponse((r) => r.url().endsWith('/api/session'));
+      await page.getByRole('button', { name: 'Войти' }).click();
+      await answered;
+    }
+    await expect
+      .poll(() => page.locator('#sign-in-error').textContent())
+      .toMatch(/^Слишком много неудачных попыток входа: подождите \d+ мин$/);
+    await page.getByLabel('Имя оператора').fill('anna');
+
     await page.getByLabel('Пароль').fill('anna-password-1');
     await page.getByLabel('Пароль').press('Enter');
     await page.getByRole('heading', { name: 'Входящие' }).waitFor();
