@@ -19,12 +19,11 @@ const domainInfrastructure = {
   message:
     'the domain does not touch HTTP, SQL or a driver: take a port (interface) and let start.ts (startService) hand in the implementation',
 };
-// Row and repository *types* may still be named in the domain (erased at build); running data/ code may not.
+// Not even `import type`: the domain owns its ports and record shapes (domain/ports.ts), data/ implements them.
 const domainData = {
   regex: '(^|/)data/',
-  allowTypeImports: true,
   message:
-    'the domain never runs data/ code: take a port (interface) and let start.ts (startService) hand in the repository',
+    'the domain does not know data/, not even its types: declare a port (interface) in domain/ that the repository implements, and let start.ts (startService) hand it in',
 };
 
 export default tseslint.config(

@@ -208,11 +208,36 @@ async function api<T>(method: string, path: string, body?: unknown): Promise<T> 
   return data as T;
 }
 
+/**
+ * The API speaks English (it is also an API for scripts); operators read Russian. Known answers are
+ * said in Russian, anything else keeps the server's words after a Russian lead.
+ */
+const RUSSIAN: [RegExp, (m: RegExpExecArray) => string][] = [
+  [/taken over by '([^']*)'/, (m) => `Разговор ведёт ${m[1] ?? ''}`],
+  [
+    /Too many failed sign-ins: try again in (\d+) min/,
+    (m) => `Слишком много неудачных попыток входа: подождите ${m[1] ?? ''} мин`,
+  ],
+  [/X-CSRF-Token/, () => 'Сессия устарела: обновите страницу и войдите снова'],
+  [/^No conversation with/, () => 'Такого разговора нет'],
+  [
+    /only quarantined or skipped messages can be retried/,
+    () => 'Повторить можно только сообщения из карантина или пропущенные',
+  ],
+  [/changed meanwhile/, () => 'Сообщение тем временем изменилось: обновите страницу'],
+  [/belongs to another conversation/, () => 'Этот ответ уже отправлен в другом разговоре'],
+  [/Parameter '([^']+)'/, (m) => `Неверное значение поля «${m[1] ?? ''}»`],
+];
+
 function errorText(error: unknown): string {
   if (error instanceof ApiError) {
+    for (const [pattern, say] of RUSSIAN) {
+      const m = pattern.exec(error.message);
+      if (m) return say(m);
+    }
     if (error.status === 409) return `Не получилось: ${error.message}`;
-    if (error.status >= 500) return `Сервис недоступен: ${error.message}`;
-    return error.message;
+    if (error.status >= 500) return `Сервис недоступен, попробуйте позже (${error.message})`;
+    return `Ошибка: ${error.message}`;
   }
   return error instanceof Error ? error.message : String(error);
 }
@@ -954,6 +979,21 @@ interface Person {
   telegram_chat_id?: string;
 }
 
+/** The checks the console's API makes, said in Russian before the request (the API stays the authority). */
+function directoryProblem(
+  person: Record<string, string>,
+): { field: keyof Person; message: string } | undefined {
+  if (!person.username) return { field: 'username', message: 'Укажите имя пользователя' };
+  if (person.email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(person.email))
+    return { field: 'email', message: 'Почта: нужен адрес вида name@example.com' };
+  if (person.telegram_chat_id && !/^-?\d{1,20}$/.test(person.telegram_chat_id))
+    return {
+      field: 'telegram_chat_id',
+      message: 'Telegram chat id: только цифры (у групп — с минусом впереди)',
+    };
+  return undefined;
+}
+
 async function renderDirectory(): Promise<void> {
   const table = h('table', {});
   const status = h('p', { role: 'status', class: 'hint' });
@@ -966,7 +1006,7 @@ async function renderDirectory(): Promise<void> {
     ['telegram_chat_id', 'Telegram chat id', 'text'],
   ];
   const inputs = new Map<keyof Person, HTMLInputElement>();
-  const formError = h('p', { class: 'error', role: 'alert' });
+  const formError = h('p', { class: 'error', role: 'alert', id: 'dir-error' });
   const form = h(
     'form',
     { 'aria-labelledby': 'dir-form-title', novalidate: true },
@@ -995,9 +1035,13 @@ async function renderDirectory(): Promise<void> {
       const value = (inputs.get(name) as HTMLInputElement).value.trim();
       if (value) person[name] = value;
     }
-    if (!person.username) {
-      formError.textContent = 'Укажите имя пользователя';
-      inputs.get('username')?.focus();
+    for (const input of inputs.values()) input.removeAttribute('aria-invalid');
+    const problem = directoryProblem(person);
+    if (problem) {
+      formError.textContent = problem.message;
+      const input = inputs.get(problem.field);
+      input?.setAttribute('aria-invalid', 'true');
+      input?.focus();
       return;
     }
     void api('PUT', '/api/directory', person)
@@ -1007,7 +1051,7 @@ async function renderDirectory(): Promise<void> {
         return load();
       })
       .catch((error: unknown) => {
-        formError.textContent = errorText(error);
+        formError.textContent = `Не сохранено: ${errorText(error)}`;
       });
   });
   const load = async () => {
@@ -1061,7 +1105,13 @@ async function renderDirectory(): Promise<void> {
       status.replaceChildren(errorBox(error));
     }
   };
-  show('Справочник', status, form, h('h2', {}, 'Все'), table);
+  // On a phone the table scrolls inside its own box (reachable by keyboard), not the whole page.
+  const tableBox = h(
+    'div',
+    { class: 'table-box', tabindex: '0', role: 'region', 'aria-label': 'Люди в справочнике' },
+    table,
+  );
+  show('Справочник', status, form, h('h2', {}, 'Все'), tableBox);
   refreshView = undefined;
   await load();
 }

@@ -1,9 +1,10 @@
 /// <reference lib="dom" />
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   createTestDatabase,
+  defaultFakeResponder,
   type Dovecot,
   type FakeLlm,
   type FakeTelegram,
@@ -19,7 +20,7 @@ import {
 import axe from 'axe-core';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningConsole, startConsole } from './support/console.js';
+import { ConsoleClient, type RunningConsole, startConsole } from './support/console.js';
 import {
   ensureMeshBuilt,
   mail,
@@ -57,6 +58,39 @@ async function seriousViolations(page: Page): Promise<string[]> {
   return (violations as AxeViolation[])
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+/** Another operator's open page, as the server-sent events it receives. */
+async function listenAs(client: ConsoleClient, url: string) {
+  const controller = new AbortController();
+  const res = await fetch(`${url}/api/events`, {
+    headers: { cookie: client.cookie ?? '' },
+    signal: controller.signal,
+  });
+  expect(res.status).toBe(200);
+  const events: Record<string, unknown>[] = [];
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  const reading = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true });
+      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+        const data = /^data: (.*)$/m.exec(buffer.slice(0, end))?.[1];
+        buffer = buffer.slice(end + 2);
+        if (data) events.push(JSON.parse(data) as Record<string, unknown>);
+      }
+    }
+  })().catch(() => undefined);
+  return {
+    events,
+    close: async () => {
+      controller.abort();
+      await reading;
+    },
+  };
 }
 
 /**
@@ -199,6 +233,19 @@ describe.skipIf(!haveChromium)('console in a browser (headless Chromium, the who
     const cookies = await context.cookies();
     expect(cookies.find((c) => c.name === 'wm_console_session')).toBeUndefined();
 
+    // A name guessed too often is locked; the page says so in Russian, with how long to wait.
+    await page.getByLabel('Имя оператора').fill('mallory');
+    for (let i = 0; i < 6; i++) {
+      await page.getByLabel('Пароль').fill(`guess-${i}`);
+      const answered = page.waitForResponse((r) => r.url().endsWith('/api/session'));
+      await page.getByRole('button', { name: 'Войти' }).click();
+      await answered;
+    }
+    await expect
+      .poll(() => page.locator('#sign-in-error').textContent())
+      .toMatch(/^Слишком много неудачных попыток входа: подождите \d+ мин$/);
+    await page.getByLabel('Имя оператора').fill('anna');
+
     await page.getByLabel('Пароль').fill('anna-password-1');
     await page.getByLabel('Пароль').press('Enter');
     await page.getByRole('heading', { name: 'Входящие' }).waitFor();
@@ -339,6 +386,164 @@ describe.skipIf(!haveChromium)('console in a browser (headless Chromium, the who
     await page.getByText('доставлено').waitFor();
   });
 
+  it('when another operator writes or holds the conversation, then the page shows who; after release the next message goes to the AI again', async () => {
+    const chat = 4343;
+    const conversation = `/api/conversations/tg/${encodeURIComponent(`tg:${chat}`)}`;
+    await ensureSignedIn();
+    tg.pushUpdate(tg.privateText('Где мой отчёт по кошелькам?', chat));
+    await waitFor(() => tg.sent.some((m) => m.chat_id === String(chat)), 30_000);
+    const boris = new ConsoleClient(consoleApp.url);
+    expect((await boris.signIn('boris', 'boris-password-2')).status).toBe(201);
+    const borisPage = await listenAs(boris, consoleApp.url);
+    try {
+      await page.goto(`${consoleApp.url}/#/c/tg/${encodeURIComponent(`tg:${chat}`)}`);
+      await page.getByText('Где мой отчёт по кошелькам?').waitFor();
+      const composer = page.getByLabel('Текст ответа (уйдёт человеку по его каналу)');
+
+      // Anna types: boris's open page hears who is writing where.
+      await composer.pressSequentially('Смотрю ваш');
+      await waitFor(
+        () =>
+          borisPage.events.find(
+            (e) => e.type === 'typing' && e.operator === 'anna' && e.username === `tg:${chat}`,
+          ),
+        10_000,
+      );
+      // Boris types: anna's page says so (and not about herself).
+      expect((await boris.request('POST', `${conversation}/typing`, { body: {} })).status).toBe(202);
+      await page.getByText('boris пишет ответ в этом разговоре…').waitFor();
+      expect(await page.getByText(/anna пишет/).count()).toBe(0);
+      expect(await seriousViolations(page)).toEqual([]);
+
+      // Boris takes it over: anna sees who holds it, and has no composer to answer with.
+      expect((await boris.request('POST', `${conversation}/take-over`, { body: {} })).status).toBe(200);
+      await page.getByText('Разговор ведёт boris').waitFor();
+      await expect.poll(() => composer.isVisible()).toBe(false);
+      expect(await page.getByRole('button', { name: 'Взять в работу' }).count()).toBe(0);
+      expect((await boris.request('POST', `${conversation}/release`, { body: {} })).status).toBe(200);
+    } finally {
+      await borisPage.close();
+    }
+
+    // Anna takes it over and gives it back to the AI: the person's next message is answered by the AI.
+    await page.getByRole('button', { name: 'Взять в работу' }).click();
+    await page.getByRole('button', { name: 'Вернуть ИИ' }).click();
+    await page.getByText('Возвращено ИИ').waitFor();
+    await page.getByRole('button', { name: 'Взять в работу' }).waitFor();
+    const llmCalls = llm.calls.length;
+    const sent = tg.sent.filter((m) => m.chat_id === String(chat)).length;
+    tg.pushUpdate(tg.privateText('Спасибо, а за прошлый месяц?', chat));
+    const answer = await waitFor(() => tg.sent.filter((m) => m.chat_id === String(chat))[sent], 30_000);
+    expect(answer.text).toContain('Рекомендация');
+    expect(llm.calls.length).toBeGreaterThan(llmCalls);
+    // Live, without a reload: the new exchange with the AI's answer.
+    await page.getByText('Спасибо, а за прошлый месяц?').waitFor();
+    expect(await page.getByText('Сообщение (ждёт оператора)').count()).toBe(0);
+  }, 60_000);
+
+  it('when the AI escalates, then an operator assigns it to themself, marks the answer wrong with a note and exports feedback; an admin fixes the directory', async () => {
+    const chat = 4545;
+    const username = `tg:${chat}`;
+    const note = 'Надо было дать ссылку на инструкцию';
+    llm.respondWith((call) => {
+      const system = call.messages.find((m) => m.role === 'system')?.content ?? '';
+      const user = call.messages.filter((m) => m.role === 'user').at(-1)?.content ?? '';
+      if (/инженер данных|engineer/i.test(system) && /позовите человека/i.test(user))
+        return {
+          json: {
+            is_enough: true,
+            response: 'Передаю сотруднику поддержки.',
+            action: 'написать в telegram сотруднику',
+          },
+        };
+      return defaultFakeResponder(call);
+    });
+    try {
+      tg.pushUpdate(tg.privateText('Позовите человека, бот не помогает', chat));
+      await waitFor(() => tg.sent.some((m) => m.chat_id === String(chat)), 30_000);
+    } finally {
+      llm.respondWith(defaultFakeResponder);
+    }
+    await ensureSignedIn();
+
+    await page.goto(`${consoleApp.url}/#/escalations`);
+    await page.getByRole('heading', { name: 'Эскалации' }).waitFor();
+    const row = page.locator('li', { has: page.getByRole('link', { name: username, exact: true }) });
+    await row.getByText('эскалация').waitFor();
+    await row.getByRole('button', { name: 'Назначить мне' }).click();
+    await row.getByText('назначено: anna').waitFor();
+    expect(await row.getByRole('button', { name: 'Назначить мне' }).count()).toBe(0);
+    expect(await seriousViolations(page)).toEqual([]);
+
+    await row.getByRole('link', { name: username, exact: true }).click();
+    await page.getByText('Передаю сотруднику поддержки.').waitFor();
+    await page.getByText('Назначено').waitFor();
+    await page.getByLabel('Заметка к оценке').last().fill(note);
+    await page.getByRole('button', { name: 'Неверно' }).last().click();
+    await page.getByText('Отмечено как неверное').waitFor();
+
+    await page.goto(`${consoleApp.url}/#/feedback`);
+    await page.getByText(`Заметка: ${note}`).waitFor();
+    await page
+      .getByText(/Неверно · anna/)
+      .first()
+      .waitFor();
+    expect(await seriousViolations(page)).toEqual([]);
+    const download = page.waitForEvent('download');
+    await page.getByRole('link', { name: 'Скачать всё (JSON Lines)' }).click();
+    const file = await (await download).path();
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    // What was judged comes from the secretary's record of the exchange, not from the page.
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        operator: 'anna',
+        channel: 'tg',
+        username,
+        verdict: 'wrong',
+        note,
+        request: 'Позовите человека, бот не помогает',
+        response: expect.stringContaining('Передаю сотруднику поддержки.'),
+        action: 'написать в telegram сотруднику',
+      }),
+    );
+
+    // The directory (admin): a wrong e-mail is refused in Russian, with the field marked; then saved.
+    await page.goto(`${consoleApp.url}/#/directory`);
+    await page.getByRole('heading', { name: 'Справочник' }).waitFor();
+    await page.getByLabel(/Имя пользователя/).fill(username);
+    await page.getByLabel('Имя', { exact: true }).fill('Пётр Эскалатов');
+    await page.getByLabel('Департамент').fill('Финансы');
+    await page.getByLabel('Почта').fill('petr-at-example');
+    await page.getByRole('button', { name: 'Сохранить' }).click();
+    await expect.poll(() => page.locator('#dir-error').textContent()).toContain('Почта: нужен адрес');
+    expect(await page.getByLabel('Почта').getAttribute('aria-invalid')).toBe('true');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('dir-email');
+    expect(await seriousViolations(page)).toEqual([]);
+    // The API refuses it as well, whatever a page checks.
+    const refused = await page.evaluate(async (who) => {
+      const session = (await (await fetch('/api/session')).json()) as { csrf_token: string };
+      const res = await fetch('/api/directory', {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrf_token },
+        body: JSON.stringify({ username: who, email: 'petr-at-example' }),
+      });
+      return { status: res.status, body: (await res.json()) as { message: string } };
+    }, username);
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toContain("'email'");
+
+    await page.getByLabel('Почта').fill('petr@example.test');
+    await page.getByRole('button', { name: 'Сохранить' }).click();
+    await page.getByText(`Сохранено: ${username}`).waitFor();
+    await page.getByRole('cell', { name: 'Пётр Эскалатов' }).waitFor();
+    expect(await page.locator('#dir-error').textContent()).toBe('');
+    await page.goto(`${consoleApp.url}/#/inbox`);
+    await page.getByText(`Пётр Эскалатов (${username})`).waitFor();
+  }, 60_000);
+
   it('when a broken mail is quarantined, then the ingest page shows why and sends it through again; escalations, feedback and directory pages pass axe', async () => {
     await dovecot.deliver(
       'support@example.test',
@@ -406,14 +611,65 @@ describe.skipIf(!haveChromium)('console in a browser (headless Chromium, the who
     }
   }, 60_000);
 
-  it('when the page is narrow (a phone), then the inbox is still readable and accessible', async () => {
+  it('when the page is narrow (a phone), then every page is still readable and accessible', async () => {
     await ensureSignedIn();
     await page.setViewportSize({ width: 390, height: 800 });
+    try {
+      for (const [hash, heading] of [
+        ['#/inbox', 'Входящие'],
+        [`#/c/email/${encodeURIComponent('ivan.petrov@example.test')}`, 'Разговор: ivan.petrov@example.test'],
+        ['#/escalations', 'Эскалации'],
+        ['#/ingest', 'Проблемы приёма'],
+        ['#/feedback', 'Отзывы об ответах ИИ'],
+        ['#/directory', 'Справочник'],
+      ] as const) {
+        await page.goto(`${consoleApp.url}/${hash}`);
+        await page.getByRole('heading', { name: heading }).waitFor();
+        // Long header blocks and addresses wrap or scroll inside their box, never the page.
+        const headers = page.getByText('Заголовки письма');
+        if (hash === '#/ingest' && (await headers.count()) > 0) await headers.first().click();
+        expect(await seriousViolations(page), hash).toEqual([]);
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        expect(overflow, hash).toBeLessThanOrEqual(1);
+      }
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 860 });
+    }
+  });
+
+  it('when the operator uses only the keyboard, then "/" finds, Enter searches, Tab reaches a conversation and Enter opens it', async () => {
+    tg.pushUpdate(tg.privateText('Вопрос с клавиатуры: какие лимиты у кошелька?', 4646));
+    await waitFor(() => tg.sent.some((m) => m.chat_id === '4646'), 30_000);
+    await ensureSignedIn();
     await page.goto(`${consoleApp.url}/#/inbox`);
     await page.getByRole('heading', { name: 'Входящие' }).waitFor();
-    expect(await seriousViolations(page)).toEqual([]);
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    expect(overflow).toBeLessThanOrEqual(1);
-    await page.setViewportSize({ width: 1280, height: 860 });
+    // Each view moves focus to its heading, so a screen reader announces where the operator is.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.tagName)).toBe('H1');
+    await page.keyboard.press('/');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('q');
+    await page.keyboard.type('вопрос с клавиатуры');
+    await page.keyboard.press('Enter');
+    const rows = page.locator('#inbox-list [data-conversation]');
+    await expect.poll(() => rows.count()).toBe(1);
+    expect(await rows.first().getAttribute('data-conversation')).toBe('tg:tg:4646');
+    // Tab from the search reaches the conversation link (filters and the button come first).
+    for (let i = 0; i < 5; i++) {
+      if ((await page.evaluate(() => document.activeElement?.getAttribute('data-conversation'))) !== null)
+        break;
+      await page.keyboard.press('Tab');
+    }
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-conversation'))).toBe(
+      'tg:tg:4646',
+    );
+    const outline = await page.evaluate(
+      () => getComputedStyle(document.activeElement as Element).outlineStyle,
+    );
+    expect(outline).not.toBe('none');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Разговор: tg:4646' }).waitFor();
+    await page.goto(`${consoleApp.url}/#/inbox`);
+    await page.getByRole('heading', { name: 'Входящие' }).waitFor();
+    await page.getByLabel('Поиск').fill('');
+    await page.getByLabel('Поиск').press('Enter');
   });
 });

@@ -1,7 +1,9 @@
 import { and, asc, count, desc, eq, gt, inArray, isNotNull, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import { OwnershipLost } from '../domain/errors.js';
+import type { InboundOperatorLedger, InboundStatus, InboundWorkLedger } from '../domain/ledger-ports.js';
+import type { MailThreadLookup } from '../domain/send-message-use-case.js';
 import type { Database } from './db.js';
-import { type InboundRow, type InboundStatus, inbound, type NewInboundRow } from './schema.js';
+import { type InboundRow, inbound, type NewInboundRow } from './schema.js';
 
 /** Last error of a row whose owner stopped beating: its worker never recorded an outcome. */
 export const DIED = 'process died while handling';
@@ -23,7 +25,7 @@ export interface LedgerStats {
 }
 
 /** The ingest ledger: every state change of an inbound message is one UPDATE here. */
-export class InboundLedgerRepository {
+export class InboundLedgerRepository implements InboundWorkLedger, InboundOperatorLedger, MailThreadLookup {
   constructor(private readonly db: Database) {}
 
   /** Inserts new messages; ones already in the ledger (same channel + external id) are ignored. */

@@ -1,17 +1,10 @@
 import { and, eq, isNull, lte, or, sql } from 'drizzle-orm';
 import type { Database } from './db.js';
 import { outbound, type OutboundRow } from './schema.js';
-
-export interface NewOutbound {
-  idempotencyKey: string;
-  channel: 'email' | 'tg';
-  recipient: string;
-  subject: string | null;
-  body: string;
-}
+import type { NewOutboundMessage, OutboundStore } from '../domain/ledger-ports.js';
 
 /** POST /send bookkeeping: one row per caller key, leased while a send is in flight. */
-export class OutboundRepository {
+export class OutboundRepository implements OutboundStore {
   constructor(private readonly db: Database) {}
 
   async findByKey(key: string): Promise<OutboundRow | undefined> {
@@ -20,7 +13,7 @@ export class OutboundRepository {
   }
 
   /** Inserts the row if new; then leases it unless it is sent or leased by another request. */
-  async claim(input: NewOutbound, leaseMs: number): Promise<{ row: OutboundRow; claimed: boolean }> {
+  async claim(input: NewOutboundMessage, leaseMs: number): Promise<{ row: OutboundRow; claimed: boolean }> {
     await this.db.insert(outbound).values(input).onConflictDoNothing();
     const [claimed] = await this.db
       .update(outbound)

@@ -1,4 +1,3 @@
-import type { INBOUND_STATUSES } from '@workemon/contracts';
 import { sql } from 'drizzle-orm';
 import {
   bigint,
@@ -11,11 +10,11 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
+import type { InboundStatus } from '../domain/ledger-ports.js';
 
 export const communicator = pgSchema('communicator');
 
 // The ledger's states are part of the operator API's contract (GET /inbound): one list for both.
-export type InboundStatus = (typeof INBOUND_STATUSES)[number];
 
 /**
  * Ingest ledger: one row per inbound message, written before anything is

@@ -2,8 +2,7 @@ import type { InboundItem, InboundListQuery, InboundPage, InboundRetryResult } f
 import { AppError } from '@workemon/errors';
 import { decodeIdCursor, idPage } from '@workemon/http-kit';
 import type { Logger } from '@workemon/logger';
-import type { InboundLedgerRepository } from '../data/inbound-ledger-repository.js';
-import type { InboundRow } from '../data/schema.js';
+import type { InboundMessage, InboundOperatorLedger } from './ledger-ports.js';
 
 const RETRYABLE = new Set(['quarantined', 'skipped']);
 const INBOUND_CURSOR = 'i';
@@ -14,7 +13,7 @@ const INBOUND_CURSOR = 'i';
  */
 export class InboundOperatorUseCases {
   constructor(
-    private readonly deps: { ledger: InboundLedgerRepository; logger: Logger; onRequeued: () => void },
+    private readonly deps: { ledger: InboundOperatorLedger; logger: Logger; onRequeued: () => void },
   ) {}
 
   async list(query: InboundListQuery): Promise<InboundPage> {
@@ -49,7 +48,7 @@ export class InboundOperatorUseCases {
   }
 }
 
-function toItem(row: InboundRow): InboundItem {
+function toItem(row: InboundMessage): InboundItem {
   return {
     id: String(row.id),
     channel: row.channel,

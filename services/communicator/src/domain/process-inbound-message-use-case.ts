@@ -1,8 +1,7 @@
 import { ACTION_CLARIFY, type AnalysisResponse, type AnalyzeRequestInput } from '@workemon/contracts';
 import type { Logger } from '@workemon/logger';
 import { createHash } from 'node:crypto';
-import type { InboundLedgerRepository } from '../data/inbound-ledger-repository.js';
-import type { InboundRow } from '../data/schema.js';
+import type { InboundMessage, InboundWorkLedger } from './ledger-ports.js';
 import type { CommunicatorMetrics } from '../metrics.js';
 import { OwnershipLost, PermanentFailure, provedNotSent, RetryableFailure } from './errors.js';
 
@@ -16,23 +15,23 @@ export type SentCheck = 'sent' | 'not-sent' | 'unknown';
 /** One outbound channel: delivers a stored answer for a ledger row. */
 export interface ReplyChannel {
   /** Identifier fixed before sending (email Message-ID), stored with the answer. */
-  plannedReplyId(row: InboundRow): string | null;
+  plannedReplyId(row: InboundMessage): string | null;
   /**
    * The row was left 'sending' (its owner died, or the send failed without the
    * peer's answer): did the reply go out? Email looks in the sent folder for its
    * Message-ID; Telegram cannot know ('unknown': the resend is counted as ambiguous).
    */
-  checkSent(row: InboundRow): Promise<SentCheck>;
+  checkSent(row: InboundMessage): Promise<SentCheck>;
   /**
    * Sends the answer; resumable via row.partsSent. `beforeSend(intent)` must be
    * awaited right before each send (it records the intent); `afterPart(n)` after
    * each Telegram part. Returns the channel's id of what was sent.
    */
-  deliver(row: InboundRow, answer: string, hooks: SendHooks): Promise<string | undefined>;
+  deliver(row: InboundMessage, answer: string, hooks: SendHooks): Promise<string | undefined>;
   /** Shows the person we are working (Telegram "typing…"); returns a stop function. */
-  whileWaiting?(row: InboundRow): () => void;
+  whileWaiting?(row: InboundMessage): () => void;
   /** Marks the source message done in the channel (IMAP \Seen); best effort. */
-  afterReply?(row: InboundRow): void;
+  afterReply?(row: InboundMessage): void;
 }
 
 export interface SendHooks {
@@ -66,7 +65,7 @@ export function replyText(answer: AnalysisResponse): string {
 }
 
 /** Message ids longer than the secretary's limit are hashed, keeping them stable. */
-export function secretaryMessageId(row: Pick<InboundRow, 'channel' | 'externalId'>): string {
+export function secretaryMessageId(row: Pick<InboundMessage, 'channel' | 'externalId'>): string {
   return row.externalId.length <= 200
     ? row.externalId
     : `sha256:${createHash('sha256').update(row.externalId).digest('hex')}`;
@@ -89,7 +88,7 @@ export class ProcessInboundMessageUseCase {
 
   constructor(
     private readonly deps: {
-      ledger: InboundLedgerRepository;
+      ledger: InboundWorkLedger;
       secretary: SecretaryPort;
       channels: Partial<Record<string, ReplyChannel>>;
       metrics: CommunicatorMetrics;
@@ -106,7 +105,7 @@ export class ProcessInboundMessageUseCase {
    * resumed in 'answered'): the expensive part is over and only the delivery is
    * left, so the dispatcher can hand the slot to the next row.
    */
-  async execute(row: InboundRow, onAnswered?: () => void): Promise<void> {
+  async execute(row: InboundMessage, onAnswered?: () => void): Promise<void> {
     const { ledger, metrics, logger, owner } = this.deps;
     const channel = this.deps.channels[row.channel];
     const log = { 'communicator.inbound_id': row.id, 'communicator.channel': row.channel };
@@ -181,7 +180,7 @@ export class ProcessInboundMessageUseCase {
   }
 
   private async deliver(
-    row: InboundRow,
+    row: InboundMessage,
     channel: ReplyChannel,
     ambiguous: boolean,
     log: Record<string, unknown>,
@@ -216,7 +215,7 @@ export class ProcessInboundMessageUseCase {
   }
 
   private async replied(
-    row: InboundRow,
+    row: InboundMessage,
     channel: ReplyChannel,
     externalReplyId: string | undefined,
     log: Record<string, unknown>,
@@ -246,7 +245,7 @@ export class ProcessInboundMessageUseCase {
     }
   }
 
-  private async overRateLimit(row: InboundRow): Promise<boolean> {
+  private async overRateLimit(row: InboundMessage): Promise<boolean> {
     const now = this.deps.now?.() ?? new Date();
     const sent = await this.deps.ledger.repliesSince(
       row.channel,
@@ -256,7 +255,7 @@ export class ProcessInboundMessageUseCase {
     return sent >= this.deps.options.mailRepliesPerHour;
   }
 
-  private async fail(row: InboundRow, error: unknown, log: Record<string, unknown>): Promise<void> {
+  private async fail(row: InboundMessage, error: unknown, log: Record<string, unknown>): Promise<void> {
     const { ledger, metrics, logger, options, owner } = this.deps;
     const message = error instanceof Error ? error.message : String(error);
     if (error instanceof OwnershipLost) {

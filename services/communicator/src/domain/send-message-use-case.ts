@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { SendMessageInput, SendMessageResult } from '@workemon/contracts';
 import { AppError } from '@workemon/errors';
-import type { OutboundRepository } from '../data/outbound-repository.js';
 import { composeMailReply, replySubject } from './compose-mail-reply.js';
 import { PermanentFailure } from './errors.js';
+import type { OutboundStore } from './ledger-ports.js';
 import { splitMessage } from './split-message.js';
 
 export interface EmailSender {
@@ -32,7 +32,7 @@ const SEND_LEASE_MS = 120_000;
 export class SendMessageUseCase {
   constructor(
     private readonly deps: {
-      outbound: OutboundRepository;
+      outbound: OutboundStore;
       email: EmailSender | undefined;
       telegram: TelegramSender | undefined;
       /** Absent: `in_reply_to` still sets In-Reply-To, but subject and References are not looked up. */

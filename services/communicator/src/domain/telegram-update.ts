@@ -1,6 +1,6 @@
 import type { Update } from 'telegraf/types';
-import type { NewInboundRow } from '../data/schema.js';
 import { cleanControlCharacters, limitLength } from './extract-mail-text.js';
+import type { NewInboundMessage } from './ledger-ports.js';
 
 export const HELP_TEXT = [
   'Здравствуйте! Я — Workemon, помощник службы поддержки.',
@@ -27,7 +27,7 @@ export function updateToLedgerRow(
   update: Update,
   bot: { id: number; username: string | undefined },
   maxChars: number,
-): NewInboundRow | undefined {
+): NewInboundMessage | undefined {
   if (!('message' in update) || !update.message) return undefined;
   const message = update.message;
   const from = message.from;
@@ -39,7 +39,7 @@ export function updateToLedgerRow(
     username: telegramUsername(from.id),
     replyTo: String(chat.id),
     thread: { messageId: message.message_id, chatType: chat.type, updateId: update.update_id },
-  } satisfies Partial<NewInboundRow>;
+  } satisfies Partial<NewInboundMessage>;
   const isPrivate = chat.type === 'private';
   if (!('text' in message) || typeof message.text !== 'string') {
     return isPrivate ? { ...base, status: 'skipped', lastError: 'non-text message' } : undefined;

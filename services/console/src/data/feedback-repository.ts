@@ -1,4 +1,5 @@
 import { desc, gt, asc } from 'drizzle-orm';
+import type { FeedbackStore } from '../domain/ports.js';
 import type { Database } from './db.js';
 import { feedback } from './schema.js';
 
@@ -6,7 +7,7 @@ export type FeedbackRow = typeof feedback.$inferSelect;
 export type NewFeedback = typeof feedback.$inferInsert;
 
 /** console.feedback: operators' verdicts on AI answers. */
-export class FeedbackRepository {
+export class FeedbackRepository implements FeedbackStore {
   constructor(private readonly db: Database) {}
 
   async add(row: NewFeedback): Promise<FeedbackRow> {

@@ -1,15 +1,10 @@
 import { and, eq, gt, lt, sql } from 'drizzle-orm';
+import type { SessionStore, StoredSession } from '../domain/ports.js';
 import type { Database } from './db.js';
 import { sessions, signInFailures } from './schema.js';
 
-export interface StoredSession {
-  operator: string;
-  csrfToken: string;
-  expiresAt: Date;
-}
-
 /** console.sessions and console.sign_in_failures. */
-export class SessionRepository {
+export class SessionRepository implements SessionStore {
   constructor(private readonly db: Database) {}
 
   async create(tokenHash: string, session: StoredSession): Promise<void> {

@@ -1,6 +1,6 @@
 import { AppError } from '@workemon/errors';
 import type { SecretaryClient } from '../clients/secretary-client.js';
-import type { FeedbackRepository, FeedbackRow } from '../data/feedback-repository.js';
+import type { FeedbackRecord, FeedbackStore } from './ports.js';
 
 export interface FeedbackInput {
   channel: 'email' | 'tg' | 'direct';
@@ -26,7 +26,7 @@ export interface FeedbackView {
   trace_id: string | null;
 }
 
-const view = (row: FeedbackRow): FeedbackView => ({
+const view = (row: FeedbackRecord): FeedbackView => ({
   id: String(row.id),
   created_at: row.createdAt.toISOString(),
   operator: row.operator,
@@ -49,7 +49,7 @@ const view = (row: FeedbackRow): FeedbackView => ({
 export class FeedbackUseCases {
   constructor(
     private readonly deps: {
-      repository: FeedbackRepository;
+      repository: FeedbackStore;
       secretary: SecretaryClient;
       onRecorded: (verdict: string) => void;
     },

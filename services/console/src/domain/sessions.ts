@@ -1,8 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { AppError } from '@workemon/errors';
 import type { Operator } from '../config.js';
-import type { SessionRepository } from '../data/session-repository.js';
 import { hashPassword, verifyPassword } from './passwords.js';
+import type { SessionStore } from './ports.js';
 
 export interface SignedIn {
   name: string;
@@ -34,7 +34,7 @@ export class SessionUseCases {
   constructor(
     private readonly deps: {
       operators: readonly Operator[];
-      repository: SessionRepository;
+      repository: SessionStore;
       policy: SessionPolicy;
       metrics: SignInMetrics;
       clock?: () => Date;

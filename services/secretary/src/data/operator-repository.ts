@@ -15,6 +15,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import { guardDatabase } from './database-errors.js';
 import type { Database } from './db.js';
 import type { HeldMessage } from '../domain/operator-hold.js';
+import type { OperatorAction, OperatorStorePort } from '../domain/ports.js';
 
 /** A conversation row as the inbox query returns it (timestamps as ISO text with microseconds). */
 interface SummaryRow extends Record<string, unknown> {
@@ -89,10 +90,8 @@ const SEARCH_WINDOW = 400;
 
 const containsPattern = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
-export type OperatorAction = 'take-over' | 'release' | 'resolve' | 'assign';
-
 /** secretary.inbox_threads + secretary.operator_messages: what the console reads and changes. */
-export class OperatorRepository {
+export class OperatorRepository implements OperatorStorePort {
   constructor(private readonly db: Database) {}
 
   /**

@@ -10,7 +10,7 @@ import type {
   OperatorReplyOutcome,
 } from '@workemon/contracts';
 import { AppError } from '@workemon/errors';
-import type { OperatorAction, OperatorRepository } from '../data/operator-repository.js';
+import type { OperatorAction, OperatorStorePort } from './ports.js';
 
 /** Telegram people are `tg:<user id>`; in a private chat the chat id is the user id. */
 const telegramChat = (username: string) => /^tg:(-?\d{1,20})$/.exec(username)?.[1] ?? null;
@@ -21,7 +21,7 @@ const telegramChat = (username: string) => /^tg:(-?\d{1,20})$/.exec(username)?.[
  * resolving and replying are refused (409, naming the holder) when someone else holds it.
  */
 export class OperatorUseCases {
-  constructor(private readonly repository: OperatorRepository) {}
+  constructor(private readonly repository: OperatorStorePort) {}
 
   inbox(query: InboxQuery): Promise<InboxPage> {
     return this.repository.inbox(query);

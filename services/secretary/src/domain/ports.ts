@@ -3,6 +3,13 @@ import type {
   AnalyticsResponse,
   Channel,
   ContextResponse,
+  ConversationKey,
+  ConversationSummary,
+  ConversationView,
+  InboxChanges,
+  InboxPage,
+  InboxQuery,
+  OperatorReplyOutcome,
   GetContextInput,
   HistoryPage,
   HistoryQuery,
@@ -287,4 +294,38 @@ export interface FollowUpMetricsPort {
   outcome(kind: string, outcome: 'created' | 'found_existing' | 'sent' | 'retry' | 'failed'): void;
   /** A row leased by an owner that stopped heartbeating was taken over. */
   takeover(kind: string): void;
+}
+
+export type OperatorAction = 'take-over' | 'release' | 'resolve' | 'assign';
+
+/** The operators' view of conversations and their hand in them (data/operator-repository.ts). */
+export interface OperatorStorePort {
+  inbox(query: InboxQuery): Promise<InboxPage>;
+  escalations(limit: number): Promise<ConversationSummary[]>;
+  changes(): Promise<InboxChanges>;
+  summary(key: ConversationKey): Promise<ConversationSummary | undefined>;
+  conversation(key: ConversationKey): Promise<ConversationView | undefined>;
+  /** Applies only when no other operator holds the conversation; the summary says who does. */
+  act(
+    key: ConversationKey,
+    action: OperatorAction,
+    operator: string,
+  ): Promise<{ applied: boolean; summary: ConversationSummary | undefined }>;
+  /** Records the reply before it is sent; a repeated idempotency key returns the first record. */
+  recordReply(
+    key: ConversationKey,
+    reply: { operator: string; text: string; idempotencyKey: string },
+  ): Promise<{
+    id: string;
+    operator: string;
+    status: string;
+    created: boolean;
+    channel: string;
+    username: string;
+  }>;
+  /** The person's latest message id (the mail an answer threads to). */
+  lastMessageId(key: ConversationKey): Promise<string | null>;
+  telegramChatId(username: string): Promise<string | null>;
+  /** False when no such reply was recorded for this conversation. */
+  replyOutcome(key: ConversationKey, idempotencyKey: string, outcome: OperatorReplyOutcome): Promise<boolean>;
 }

@@ -10,7 +10,7 @@ import {
 import { AppError } from '@workemon/errors';
 import { parseInput, parseValue } from '@workemon/http-kit';
 import { type RequestHandler, Router } from 'express';
-import type { OperatorAction } from '../data/operator-repository.js';
+import type { OperatorAction } from '../domain/ports.js';
 import type { OperatorUseCases } from '../domain/operator-use-cases.js';
 
 export const EscalationsQuerySchema = z.object({
