@@ -20,7 +20,7 @@ import {
 import axe from 'axe-core';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConsoleClient, type RunningConsole, startConsole } from './support/console.js';
+import { ConsoleClient, listenEvents, type RunningConsole, startConsole } from './support/console.js';
 import {
   ensureMeshBuilt,
   mail,
@@ -58,39 +58,6 @@ async function seriousViolations(page: Page): Promise<string[]> {
   return (violations as AxeViolation[])
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-}
-
-/** Another operator's open page, as the server-sent events it receives. */
-async function listenAs(client: ConsoleClient, url: string) {
-  const controller = new AbortController();
-  const res = await fetch(`${url}/api/events`, {
-    headers: { cookie: client.cookie ?? '' },
-    signal: controller.signal,
-  });
-  expect(res.status).toBe(200);
-  const events: Record<string, unknown>[] = [];
-  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  const reading = (async () => {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buffer += decoder.decode(value, { stream: true });
-      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-        const data = /^data: (.*)$/m.exec(buffer.slice(0, end))?.[1];
-        buffer = buffer.slice(end + 2);
-        if (data) events.push(JSON.parse(data) as Record<string, unknown>);
-      }
-    }
-  })().catch(() => undefined);
-  return {
-    events,
-    close: async () => {
-      controller.abort();
-      await reading;
-    },
-  };
 }
 
 /**
@@ -394,7 +361,7 @@ describe.skipIf(!haveChromium)('console in a browser (headless Chromium, the who
     await waitFor(() => tg.sent.some((m) => m.chat_id === String(chat)), 30_000);
     const boris = new ConsoleClient(consoleApp.url);
     expect((await boris.signIn('boris', 'boris-password-2')).status).toBe(201);
-    const borisPage = await listenAs(boris, consoleApp.url);
+    const borisPage = await listenEvents(boris);
     try {
       await page.goto(`${consoleApp.url}/#/c/tg/${encodeURIComponent(`tg:${chat}`)}`);
       await page.getByText('Где мой отчёт по кошелькам?').waitFor();
