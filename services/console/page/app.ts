@@ -362,7 +362,12 @@ interface InboxFilters {
 const filters: InboxFilters = { state: '', channel: '', q: '' };
 
 function summaryRow(c: Summary): HTMLElement {
-  const who = [c.department, c.taken_over_by ? `ведёт ${c.taken_over_by}` : null].filter(Boolean).join(' · ');
+  const who = [
+    c.department,
+    c.taken_over_by ? `ведёт ${c.taken_over_by}` : c.assigned_to ? `назначено: ${c.assigned_to}` : null,
+  ]
+    .filter(Boolean)
+    .join(' · ');
   return h(
     'li',
     {},
