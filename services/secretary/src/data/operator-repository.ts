@@ -12,7 +12,7 @@ import type {
 } from '@workemon/contracts';
 import { AppError } from '@workemon/errors';
 import { sql, type SQL } from 'drizzle-orm';
-import { guardDatabase } from './database-errors.js';
+import { guardDatabase } from '@workemon/db';
 import type { Database } from './db.js';
 import type { OperatorAction, OperatorStorePort } from '../domain/ports.js';
 
@@ -260,28 +260,7 @@ export class OperatorRepository implements OperatorStorePort {
           ORDER BY m.id DESC LIMIT 200`),
       ]);
       const entries: ThreadEntry[] = [
-        ...exchanges.rows.map((r): ThreadEntry => ({
-          kind: 'exchange',
-          id: r.id,
-          at: r.at,
-          completed_at: r.completed_at,
-          trace_id: r.trace_id,
-          message_id: r.message_id,
-          text: r.text,
-          analysed_request: r.analysed_request,
-          status: r.status,
-          is_enough: r.is_enough,
-          action: r.action,
-          question: r.question,
-          response: r.response,
-          error: r.error,
-          guesser_verdict: r.guesser_verdict,
-          analyst_verdict: r.analyst_verdict,
-          latency_ms: r.latency_ms,
-          model: r.model,
-          tokens_total: r.tokens_total,
-          follow_ups: r.follow_ups,
-        })),
+        ...exchanges.rows.map((r): ThreadEntry => ({ kind: 'exchange', ...r })),
         ...messages.rows.map((m): ThreadEntry =>
           m.kind === 'held'
             ? {
@@ -464,33 +443,8 @@ export class OperatorRepository implements OperatorStorePort {
   }
 }
 
-interface ExchangeRow extends Record<string, unknown> {
-  id: string;
-  at: string;
-  completed_at: string | null;
-  trace_id: string | null;
-  message_id: string | null;
-  text: string;
-  analysed_request: string | null;
-  status: string;
-  is_enough: boolean | null;
-  action: string | null;
-  question: string | null;
-  response: string | null;
-  error: string | null;
-  guesser_verdict: Record<string, unknown> | null;
-  analyst_verdict: Record<string, unknown> | null;
-  latency_ms: Record<string, number> | null;
-  model: string | null;
-  tokens_total: number | null;
-  follow_ups: {
-    kind: string;
-    status: string;
-    attempts: number;
-    result: Record<string, unknown> | null;
-    error: string | null;
-  }[];
-}
+/** The thread's exchange entry as the contract has it, selected column for column. */
+type ExchangeRow = Omit<Extract<ThreadEntry, { kind: 'exchange' }>, 'kind'> & Record<string, unknown>;
 
 interface MessageRow extends Record<string, unknown> {
   id: string;
