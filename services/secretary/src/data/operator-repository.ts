@@ -14,7 +14,7 @@ import { AppError } from '@workemon/errors';
 import { sql, type SQL } from 'drizzle-orm';
 import { guardDatabase } from '@workemon/db';
 import type { Database } from './db.js';
-import type { OperatorAction, OperatorStorePort } from '../domain/ports.js';
+import type { NewOperatorReply, OperatorAction, OperatorStorePort, RecordedReply } from '../domain/ports.js';
 
 /** A conversation row as the inbox query returns it (timestamps as ISO text with microseconds). */
 interface SummaryRow extends Record<string, unknown> {
@@ -339,17 +339,7 @@ export class OperatorRepository implements OperatorStorePort {
    * Records an operator's reply before it is sent (status sending). The idempotency key makes a
    * repeat (double click, retry after a lost answer) return the first record instead of a second reply.
    */
-  recordReply(
-    key: ConversationKey,
-    reply: { operator: string; text: string; idempotencyKey: string },
-  ): Promise<{
-    id: string;
-    operator: string;
-    status: string;
-    created: boolean;
-    channel: string;
-    username: string;
-  }> {
+  recordReply(key: ConversationKey, reply: NewOperatorReply): Promise<RecordedReply> {
     return guardDatabase(async () => {
       const inserted = await this.db.execute<{ id: string; operator: string; status: string }>(sql`
         INSERT INTO secretary.operator_messages (channel, username, kind, idempotency_key, operator, text, status)
@@ -358,13 +348,7 @@ export class OperatorRepository implements OperatorStorePort {
         RETURNING id::text AS id, operator, status`);
       const row = inserted.rows[0];
       if (row) return { ...row, created: true, channel: key.channel, username: key.username };
-      const existing = await this.db.execute<{
-        id: string;
-        operator: string;
-        status: string;
-        channel: string;
-        username: string;
-      }>(sql`
+      const existing = await this.db.execute<Omit<RecordedReply, 'created'>>(sql`
         SELECT id::text AS id, operator, status, channel, username FROM secretary.operator_messages
         WHERE idempotency_key = ${reply.idempotencyKey}`);
       const found = existing.rows[0];
