@@ -4,7 +4,7 @@
 // `node scripts/build.mjs --if-changed` (what `pnpm start` does) skips all of it when the stamp matches.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -130,6 +130,8 @@ export async function bundleServices(root = defaultRoot) {
       .map((project) => {
         const dist = join(root, project, 'dist');
         const outdir = join(dist, 'bundle');
+        // Chunk names carry a content hash: without this, every build would leave the old ones behind.
+        rmSync(outdir, { recursive: true, force: true });
         return esbuild({
           entryPoints: SERVICE_ENTRIES.map((e) => join(dist, e)).filter((f) => existsSync(f)),
           outdir,
@@ -138,6 +140,12 @@ export async function bundleServices(root = defaultRoot) {
           format: 'esm',
           platform: 'node',
           target: 'node20',
+          // Without comments and whitespace the bundle is plain ASCII: V8 keeps a module's source
+          // in the heap, and one non-Latin-1 character in a comment (an em dash) stores all of it
+          // at two bytes a character (guesser: 9 → 3 MB of heap, 6 MB less RSS). Names stay, so
+          // stack traces still name every function.
+          minifyWhitespace: true,
+          minifySyntax: true,
           external: EXTERNAL,
           // CommonJS dependencies inside an ES module still call require().
           banner: {
@@ -145,9 +153,29 @@ export async function bundleServices(root = defaultRoot) {
           },
           plugins: [keepOwnUrl(outdir)],
           logLevel: 'warning',
-        });
+        }).then(() => latin1Only(outdir));
       }),
   );
+}
+
+/**
+ * esbuild leaves regular expression literals as written (/(?<=[.!?…])/, /^(re|ответ)/): one such
+ * character makes V8 keep the whole chunk's source at two bytes a character. `\uXXXX` means the
+ * same in a string, a regular expression (with or without the u flag) and an identifier.
+ */
+function latin1Only(outdir) {
+  for (const name of readdirSync(outdir)) {
+    if (!name.endsWith('.js')) continue;
+    const file = join(outdir, name);
+    const text = readFileSync(file, 'utf8');
+    // Every UTF-16 unit above Latin-1 (a surrogate pair becomes two escapes, which is the same).
+    const wide = /[\u0100-\uffff]/g;
+    if (!wide.test(text)) continue;
+    writeFileSync(
+      file,
+      text.replace(wide, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+    );
+  }
 }
 
 export async function build(root = defaultRoot) {

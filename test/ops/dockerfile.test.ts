@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, freePort } from '@workemon/testkit';
-import { DockerfileParser, type Instruction } from 'dockerfile-ast';
+import { DockerfileParser, type Env, type Instruction } from 'dockerfile-ast';
+import { SERVICE_RUNTIME_ENV } from '@workemon/launcher';
 import { validate, ValidationSeverity } from 'dockerfile-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { distMain, imageEnv, runScript, spawnService, waitForHttp } from './support/mesh.js';
@@ -143,6 +144,19 @@ describe('Dockerfile (one recipe, ARG SERVICE)', () => {
     // no secret is baked into an image layer
     for (const i of dockerfile.getInstructions().filter((x) => ['ENV', 'ARG'].includes(x.getKeyword())))
       expect(args(i), args(i)).not.toMatch(/PASSWORD|TOKEN|SECRET|API_KEY/i);
+  });
+
+  it('when the runtime stage is read, then its ENV carries exactly the runtime settings the launcher gives its services (one definition; compose and k8s set only config keys, so they inherit it)', () => {
+    const env = Object.fromEntries(
+      stage('runtime')
+        .instructions.filter((i) => i.getKeyword() === 'ENV')
+        .flatMap((i) => (i as Env).getProperties().map((p) => [p.getName(), p.getValue()])),
+    );
+    for (const [name, value] of Object.entries(SERVICE_RUNTIME_ENV)) expect(env[name], name).toBe(value);
+    for (const name of ['NODE_OPTIONS', 'MALLOC_ARENA_MAX'])
+      expect(env[name], `${name} is set in the Dockerfile but not in SERVICE_RUNTIME_ENV`).toBe(
+        SERVICE_RUNTIME_ENV[name],
+      );
   });
 
   it('when .dockerignore is read, then node_modules, dist, .env files and git metadata stay out of the context', () => {

@@ -1,2 +1,3 @@
 export * from './embedded-postgres.js';
 export * from './mesh.js';
+export * from './runtime.js';

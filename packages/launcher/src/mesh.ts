@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
 import { assertPortsFree, lockDataDir } from './preflight.js';
+import { withServiceRuntime } from './runtime.js';
 
 export interface ServiceSpec {
   name: string;
@@ -219,7 +220,7 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
     const dir = join(root, s.dir);
     const child = spawn(process.execPath, [entryFile(dir, 'main.js')], {
       cwd: dir,
-      env: { ...env, PORT: String(options.basePort + s.portOffset) },
+      env: withServiceRuntime({ ...env, PORT: String(options.basePort + s.portOffset) }),
       stdio: serviceOutput.stdio,
     });
     serviceOutput.attach(child);

@@ -131,11 +131,36 @@ async function api<T>(method: string, path: string, body?: unknown): Promise<T> 
   return data as T;
 }
 
+/**
+ * The API speaks English (it is also an API for scripts); operators read Russian. Known answers are
+ * said in Russian, anything else keeps the server's words after a Russian lead.
+ */
+const RUSSIAN: [RegExp, (m: RegExpExecArray) => string][] = [
+  [/taken over by '([^']*)'/, (m) => `Разговор ведёт ${m[1] ?? ''}`],
+  [
+    /Too many failed sign-ins: try again in (\d+) min/,
+    (m) => `Слишком много неудачных попыток входа: подождите ${m[1] ?? ''} мин`,
+  ],
+  [/X-CSRF-Token/, () => 'Сессия устарела: обновите страницу и войдите снова'],
+  [/^No conversation with/, () => 'Такого разговора нет'],
+  [
+    /only quarantined or skipped messages can be retried/,
+    () => 'Повторить можно только сообщения из карантина или пропущенные',
+  ],
+  [/changed meanwhile/, () => 'Сообщение тем временем изменилось: обновите страницу'],
+  [/belongs to another conversation/, () => 'Этот ответ уже отправлен в другом разговоре'],
+  [/Parameter '([^']+)'/, (m) => `Неверное значение поля «${m[1] ?? ''}»`],
+];
+
 function errorText(error: unknown): string {
   if (error instanceof ApiError) {
+    for (const [pattern, say] of RUSSIAN) {
+      const m = pattern.exec(error.message);
+      if (m) return say(m);
+    }
     if (error.status === 409) return `Не получилось: ${error.message}`;
-    if (error.status >= 500) return `Сервис недоступен: ${error.message}`;
-    return error.message;
+    if (error.status >= 500) return `Сервис недоступен, попробуйте позже (${error.message})`;
+    return `Ошибка: ${error.message}`;
   }
   return error instanceof Error ? error.message : String(error);
 }
@@ -260,7 +285,12 @@ interface InboxFilters {
 const filters: InboxFilters = { state: '', channel: '', q: '' };
 
 function summaryRow(c: Summary): HTMLElement {
-  const who = [c.department, c.taken_over_by ? `ведёт ${c.taken_over_by}` : null].filter(Boolean).join(' · ');
+  const who = [
+    c.department,
+    c.taken_over_by ? `ведёт ${c.taken_over_by}` : c.assigned_to ? `назначено: ${c.assigned_to}` : null,
+  ]
+    .filter(Boolean)
+    .join(' · ');
   return h(
     'li',
     {},

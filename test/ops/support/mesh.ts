@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { SERVICE_RUNTIME_ENV } from '@workemon/launcher';
 import {
   createTestDatabase,
   freePort,
@@ -55,6 +56,8 @@ export function imageEnv(values: Record<string, string>): Record<string, string>
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? '/tmp',
     NODE_ENV: 'production',
+    // What the image's ENV sets for every service (the launcher's SERVICE_RUNTIME_ENV).
+    ...SERVICE_RUNTIME_ENV,
     ...values,
   };
 }

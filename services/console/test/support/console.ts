@@ -95,7 +95,7 @@ export class ConsoleClient {
   cookie: string | undefined;
   csrf: string | undefined;
 
-  constructor(private readonly url: string) {}
+  constructor(readonly url: string) {}
 
   async request(
     method: string,
@@ -136,4 +136,37 @@ export class ConsoleClient {
     }
     return res;
   }
+}
+
+/** An operator's open page, as the server-sent events it receives (the page's EventSource). */
+export async function listenEvents(client: ConsoleClient) {
+  const controller = new AbortController();
+  const res = await fetch(`${client.url}/api/events`, {
+    headers: { cookie: client.cookie ?? '' },
+    signal: controller.signal,
+  });
+  if (res.status !== 200 || !res.body) throw new Error(`/api/events answered ${res.status}`);
+  const events: Record<string, unknown>[] = [];
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  const reading = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true });
+      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+        const data = /^data: (.*)$/m.exec(buffer.slice(0, end))?.[1];
+        buffer = buffer.slice(end + 2);
+        if (data) events.push(JSON.parse(data) as Record<string, unknown>);
+      }
+    }
+  })().catch(() => undefined);
+  return {
+    events,
+    close: async () => {
+      controller.abort();
+      await reading;
+    },
+  };
 }

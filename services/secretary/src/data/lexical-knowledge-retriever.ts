@@ -144,6 +144,17 @@ interface Generation {
   n: number | undefined;
 }
 
+/** The generation key as SQL over knowledge.documents: documents, their newest change, the newest passage. */
+const GENERATION_KEY = `count(*) || ':' || coalesce(max(updated_at)::text, '') || ':' ||
+  coalesce((select max(id) from knowledge.passages)::text, '')`;
+
+interface Plan {
+  groups: Group[];
+  /** Every form of every group, as tsquery literals (the order of a candidate's levels). */
+  forms: string[];
+  orQuery: string;
+}
+
 /** Bounds the caches against a flood of made-up words: past it, a generation starts empty. */
 const MAX_CACHED = 20_000;
 
@@ -183,16 +194,26 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
     const started = performance.now();
     try {
       return await guardDatabase(async () => {
-        const generation = await this.current();
-        if (generation.documents === 0) return undefined;
         const words = queries.map(queryWords);
-        await this.learnWords(generation, words.flat());
-        const ranked = await Promise.all(words.map((w) => this.rank(generation, w, limit)));
-        await this.learnPassages(
-          generation,
-          ranked.flatMap((top) => top.map(([, b]) => b.passageId)),
-        );
-        return ranked.map((top, i) => this.hits(generation, top, words[i] ?? []));
+        let generation = this.generation ?? (await this.current());
+        // The candidates statement also says which generation it read: what was learnt under another
+        // one is dropped and the search repeated (a write to the knowledge base in between; rare).
+        for (let attempt = 1; ; attempt++) {
+          await this.learnWords(generation, words.flat());
+          const plans = words.map((w) => this.plan(generation, w));
+          const found = await this.candidates(plans);
+          if (found.key !== generation.key && attempt < 3) {
+            generation = this.adopt(found.key, found.documents);
+            continue;
+          }
+          if (found.documents === 0) return undefined;
+          const ranked = plans.map((plan, i) => (plan ? this.score(plan, found.rows[i] ?? [], limit) : []));
+          await this.learnPassages(
+            generation,
+            ranked.flatMap((top) => top.map(([, b]) => b.passageId)),
+          );
+          return ranked.map((top, i) => this.hits(generation, top, words[i] ?? []));
+        }
       });
     } finally {
       const seconds = (performance.now() - started) / 1000;
@@ -200,16 +221,15 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
     }
   }
 
-  /** One cheap statement per search: the cached generation is used only while nothing was written. */
+  /** Only before the first search: later ones learn the generation from their candidates statement. */
   private async current(): Promise<Generation> {
     const { rows } = await this.pool.query<{ documents: number; key: string }>(
-      `select count(*)::int as documents,
-              count(*) || ':' || coalesce(max(updated_at)::text, '') || ':' ||
-              coalesce((select max(id) from knowledge.passages)::text, '') as key
-         from knowledge.documents`,
+      `select count(*)::int as documents, ${GENERATION_KEY} as key from knowledge.documents`,
     );
-    const documents = rows[0]?.documents ?? 0;
-    const key = rows[0]?.key ?? '';
+    return this.adopt(rows[0]?.key ?? '', rows[0]?.documents ?? 0);
+  }
+
+  private adopt(key: string, documents: number): Generation {
     const known = this.generation;
     if (known && known.key === key) return known;
     const fresh: Generation = {
@@ -224,35 +244,85 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
     return fresh;
   }
 
-  private async rank(
-    generation: Generation,
-    words: string[],
-    limit: number,
-  ): Promise<[string, { passageId: string; score: number; rank: number }][]> {
-    if (words.length === 0) return [];
+  /** The weighted word groups and the tsquery that picks candidates; undefined: nothing to look for. */
+  private plan(generation: Generation, words: string[]): Plan | undefined {
+    if (words.length === 0) return undefined;
     const { groups, df, n } = this.groups(generation, words);
     const forms = [...new Set(groups.flatMap((g) => g.forms.map((f) => f.query)))];
-    if (forms.length === 0) return [];
+    if (forms.length === 0) return undefined;
     // Candidates come from the selective words: a word in most passages would make every passage a
     // candidate (and ts_rank over all of them is the cost of a search). It still counts in the score.
     const selective = forms.filter((f) => (df.get(f) ?? 0) <= Math.max(COMMON_WORD_SHARE * n, 50));
-    const orQuery = (selective.length > 0 ? selective : forms).join(' | ');
-    // Each form's three tsqueries are parsed once per statement, not once per candidate passage.
-    const { rows } = await this.pool.query<Candidate>(
-      `with cand as (
-         select p.id, p.document_id, p.search, ts_rank('{0.2,0.5,0.8,1.0}', p.search, $1::tsquery) as rank
-           from knowledge.passages p where p.search @@ $1::tsquery
-          order by rank desc limit $5),
-       f as (select array_agg(x.a order by x.o) as a, array_agg(x.b order by x.o) as b,
-                    array_agg(x.q order by x.o) as q
-               from unnest($2::tsquery[], $3::tsquery[], $4::tsquery[]) with ordinality as x(a, b, q, o))
-       select c.id::text, c.document_id, c.rank::float8 as rank,
-              array(select case when c.search @@ f.a[i] then 3 when c.search @@ f.b[i] then 2
-                                when c.search @@ f.q[i] then 1 else 0 end
-                      from generate_subscripts(f.q, 1) as i order by i) as levels
-         from cand c, f`,
-      [orQuery, forms.map((f) => `${f}:A`), forms.map((f) => `${f}:B`), forms, this.options.candidates ?? 60],
+    return { groups, forms, orQuery: (selective.length > 0 ? selective : forms).join(' | ') };
+  }
+
+  /**
+   * One statement for all queries of a search: the generation, and per query its best passages by
+   * ts_rank with, per form, where the passage contains it (3 title, 2 headings/tags, 1 text, 0 not).
+   * Each form's three tsqueries are parsed once per statement, not once per candidate passage.
+   */
+  private async candidates(
+    plans: (Plan | undefined)[],
+  ): Promise<{ documents: number; key: string; rows: Candidate[][] }> {
+    const queries: string[] = [];
+    const forms: { query: number; form: string }[] = [];
+    plans.forEach((plan, i) => {
+      queries.push(plan?.orQuery ?? '');
+      for (const form of plan?.forms ?? []) forms.push({ query: i + 1, form });
+    });
+    // A level per form position, written out: a subquery per candidate passage costs more than the search.
+    const widest = Math.max(0, ...plans.map((plan) => plan?.forms.length ?? 0));
+    const levels = Array.from(
+      { length: widest },
+      (_, k) =>
+        `case when c.search @@ f.a[${k + 1}] then 3 when c.search @@ f.b[${k + 1}] then 2 ` +
+        `when c.search @@ f.f[${k + 1}] then 1 else 0 end`,
+    ).join(', ');
+    const { rows } = await this.pool.query<{
+      documents: number;
+      key: string;
+      candidates: [number, string, string, number, number[]][] | null;
+    }>(
+      `with q as materialized (
+         select q.i, q.query::tsquery as query
+           from unnest($1::text[]) with ordinality as q(query, i) where q.query <> ''),
+       f as (
+         select x.q, array_agg(x.a::tsquery order by x.o) as a, array_agg(x.b::tsquery order by x.o) as b,
+                array_agg(x.f::tsquery order by x.o) as f
+           from unnest($2::int[], $3::text[], $4::text[], $5::text[]) with ordinality as x(q, a, b, f, o)
+          group by x.q),
+       cand as (
+         select q.i, c.id, c.document_id, c.search, c.rank
+           from q cross join lateral (
+             select p.id, p.document_id, p.search,
+                    ts_rank('{0.2,0.5,0.8,1.0}', p.search, q.query) as rank
+               from knowledge.passages p where p.search @@ q.query
+              order by rank desc limit $6) c)
+       select count(*)::int as documents, ${GENERATION_KEY} as key,
+              (select json_agg(json_build_array(c.i, c.id::text, c.document_id, c.rank::float8,
+                                                array[${levels || ''}]::int[]) order by c.i, c.rank desc)
+                 from cand c join f on f.q = c.i) as candidates
+         from knowledge.documents`,
+      [
+        queries,
+        forms.map((f) => f.query),
+        forms.map((f) => `${f.form}:A`),
+        forms.map((f) => `${f.form}:B`),
+        forms.map((f) => f.form),
+        this.options.candidates ?? 60,
+      ],
     );
+    const perQuery: Candidate[][] = plans.map(() => []);
+    for (const [query, id, documentId, rank, levels] of rows[0]?.candidates ?? [])
+      perQuery[query - 1]?.push({ id, document_id: documentId, rank, levels });
+    return { documents: rows[0]?.documents ?? 0, key: rows[0]?.key ?? '', rows: perQuery };
+  }
+
+  private score(
+    { groups, forms }: Plan,
+    rows: Candidate[],
+    limit: number,
+  ): [string, { passageId: string; score: number; rank: number }][] {
     const position = new Map(forms.map((f, i) => [f, i]));
     const total = groups.reduce((sum, g) => sum + g.weight, 0);
     const best = new Map<string, { passageId: string; score: number; rank: number }>();
