@@ -348,8 +348,17 @@ async function renderInbox(): Promise<void> {
         'GET',
         `/api/conversations?${params}`,
       );
+      // A live refresh replaces the rows; an operator moving through them with the keyboard keeps
+      // their place instead of being thrown back to the top of the page.
+      const focused = list.contains(document.activeElement)
+        ? document.activeElement?.getAttribute('data-conversation')
+        : null;
       if (!append) list.replaceChildren();
       list.append(...page.items.map(summaryRow));
+      if (focused)
+        Array.from(list.querySelectorAll<HTMLElement>('[data-conversation]'))
+          .find((row) => row.getAttribute('data-conversation') === focused)
+          ?.focus();
       cursor = page.next_cursor;
       status.textContent = list.children.length === 0 ? 'Разговоров нет' : '';
       more.replaceChildren(

@@ -626,6 +626,17 @@ describe.skipIf(!haveChromium)('console in a browser (headless Chromium, the who
       () => getComputedStyle(document.activeElement as Element).outlineStyle,
     );
     expect(outline).not.toBe('none');
+    // A message from someone else re-renders the list live; the operator keeps their place.
+    await page.evaluate(() => document.activeElement?.setAttribute('data-before-refresh', ''));
+    tg.pushUpdate(tg.privateText('Другой вопрос, пока оператор выбирает разговор', 4647));
+    await expect
+      .poll(() => page.evaluate(() => document.querySelector('[data-before-refresh]') === null), {
+        timeout: 30_000,
+      })
+      .toBe(true);
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-conversation'))).toBe(
+      'tg:tg:4646',
+    );
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Разговор: tg:4646' }).waitFor();
     await page.goto(`${consoleApp.url}/#/inbox`);

@@ -340,6 +340,13 @@ describe('secretary operator API (inbox, thread, take over, reply, resolve)', ()
     // LIKE's wildcards are literal text here.
     expect((await search(`50% ${tag}`)).items.map((i) => i.username)).toEqual([`${tag}_2@corp.example`]);
     expect((await search(`5_% ${tag}`)).items).toEqual([]);
+    // A person by the directory's name (not in any message).
+    await queryRows(
+      harness.db.url,
+      `INSERT INTO secretary.users (username, display_name, source) VALUES ($1 || '_3@corp.example', 'Зинаида ' || $1, 'api')`,
+      [tag],
+    );
+    expect((await search(`зинаида ${tag}`)).items.map((i) => i.username)).toEqual([`${tag}_3@corp.example`]);
 
     const first = await search(`обычный вопрос ${tag}`, '&limit=50');
     expect(first.items.map((i) => i.username)).toEqual(

@@ -100,6 +100,7 @@ const UNKNOWN_WORD_SHARE = 0.6;
 interface Form {
   /** The stored lexeme as a tsquery literal. */
   query: string;
+  lexeme: string;
   /** 1 for the query's own lexeme, trigram similarity for a correction. */
   factor: number;
 }
@@ -113,16 +114,15 @@ interface Candidate {
   id: string;
   document_id: string;
   rank: number;
-  levels: number[];
 }
 
 interface PassageDetails {
-  id: string;
-  document_id: string;
   title: string;
   url: string | null;
   heading_path: string;
   text: string;
+  /** Where the passage has each lexeme: 3 title (weight A), 2 headings and tags (B), 1 text. */
+  levels: Map<string, number>;
 }
 
 /** A query word's lexemes, each with its trigram corrections (query 1 of a search, per word). */
@@ -150,13 +150,13 @@ const GENERATION_KEY = `count(*) || ':' || coalesce(max(updated_at)::text, '') |
 
 interface Plan {
   groups: Group[];
-  /** Every form of every group, as tsquery literals (the order of a candidate's levels). */
-  forms: string[];
   orQuery: string;
 }
 
 /** Bounds the caches against a flood of made-up words: past it, a generation starts empty. */
 const MAX_CACHED = 20_000;
+/** Passages kept with their lexemes (a few KB each); past it, that cache starts empty. */
+const MAX_CACHED_PASSAGES = 5_000;
 
 /** Query words: lowercase letters and digits, ё as е, fillers dropped, each once. */
 export function queryWords(query: string): string[] {
@@ -207,12 +207,19 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
             continue;
           }
           if (found.documents === 0) return undefined;
-          const ranked = plans.map((plan, i) => (plan ? this.score(plan, found.rows[i] ?? [], limit) : []));
           await this.learnPassages(
             generation,
-            ranked.flatMap((top) => top.map(([, b]) => b.passageId)),
+            found.rows.flat().map((c) => c.id),
           );
-          return ranked.map((top, i) => this.hits(generation, top, words[i] ?? []));
+          return plans.map((plan, i) =>
+            plan
+              ? this.hits(
+                  generation,
+                  this.score(generation, plan, found.rows[i] ?? [], limit),
+                  words[i] ?? [],
+                )
+              : [],
+          );
         }
       });
     } finally {
@@ -253,85 +260,58 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
     // Candidates come from the selective words: a word in most passages would make every passage a
     // candidate (and ts_rank over all of them is the cost of a search). It still counts in the score.
     const selective = forms.filter((f) => (df.get(f) ?? 0) <= Math.max(COMMON_WORD_SHARE * n, 50));
-    return { groups, forms, orQuery: (selective.length > 0 ? selective : forms).join(' | ') };
+    return { groups, orQuery: (selective.length > 0 ? selective : forms).join(' | ') };
   }
 
   /**
    * One statement for all queries of a search: the generation, and per query its best passages by
-   * ts_rank with, per form, where the passage contains it (3 title, 2 headings/tags, 1 text, 0 not).
-   * Each form's three tsqueries are parsed once per statement, not once per candidate passage.
+   * ts_rank. Where each passage has each word is read from the passage's lexemes, learnt once.
    */
   private async candidates(
     plans: (Plan | undefined)[],
   ): Promise<{ documents: number; key: string; rows: Candidate[][] }> {
-    const queries: string[] = [];
-    const forms: { query: number; form: string }[] = [];
-    plans.forEach((plan, i) => {
-      queries.push(plan?.orQuery ?? '');
-      for (const form of plan?.forms ?? []) forms.push({ query: i + 1, form });
-    });
-    // A level per form position, written out: a subquery per candidate passage costs more than the search.
-    const widest = Math.max(0, ...plans.map((plan) => plan?.forms.length ?? 0));
-    const levels = Array.from(
-      { length: widest },
-      (_, k) =>
-        `case when c.search @@ f.a[${k + 1}] then 3 when c.search @@ f.b[${k + 1}] then 2 ` +
-        `when c.search @@ f.f[${k + 1}] then 1 else 0 end`,
-    ).join(', ');
     const { rows } = await this.pool.query<{
       documents: number;
       key: string;
-      candidates: [number, string, string, number, number[]][] | null;
+      candidates: [number, string, string, number][] | null;
     }>(
       `with q as materialized (
          select q.i, q.query::tsquery as query
            from unnest($1::text[]) with ordinality as q(query, i) where q.query <> ''),
-       f as (
-         select x.q, array_agg(x.a::tsquery order by x.o) as a, array_agg(x.b::tsquery order by x.o) as b,
-                array_agg(x.f::tsquery order by x.o) as f
-           from unnest($2::int[], $3::text[], $4::text[], $5::text[]) with ordinality as x(q, a, b, f, o)
-          group by x.q),
        cand as (
-         select q.i, c.id, c.document_id, c.search, c.rank
+         select q.i, c.id, c.document_id, c.rank
            from q cross join lateral (
-             select p.id, p.document_id, p.search,
-                    ts_rank('{0.2,0.5,0.8,1.0}', p.search, q.query) as rank
+             select p.id, p.document_id, ts_rank('{0.2,0.5,0.8,1.0}', p.search, q.query) as rank
                from knowledge.passages p where p.search @@ q.query
-              order by rank desc limit $6) c)
+              order by rank desc limit $2) c)
        select count(*)::int as documents, ${GENERATION_KEY} as key,
-              (select json_agg(json_build_array(c.i, c.id::text, c.document_id, c.rank::float8,
-                                                array[${levels || ''}]::int[]) order by c.i, c.rank desc)
-                 from cand c join f on f.q = c.i) as candidates
+              (select json_agg(json_build_array(c.i, c.id::text, c.document_id, c.rank::float8)
+                        order by c.i, c.rank desc) from cand c) as candidates
          from knowledge.documents`,
-      [
-        queries,
-        forms.map((f) => f.query),
-        forms.map((f) => `${f.form}:A`),
-        forms.map((f) => `${f.form}:B`),
-        forms.map((f) => f.form),
-        this.options.candidates ?? 60,
-      ],
+      [plans.map((plan) => plan?.orQuery ?? ''), this.options.candidates ?? 60],
     );
     const perQuery: Candidate[][] = plans.map(() => []);
-    for (const [query, id, documentId, rank, levels] of rows[0]?.candidates ?? [])
-      perQuery[query - 1]?.push({ id, document_id: documentId, rank, levels });
+    for (const [query, id, documentId, rank] of rows[0]?.candidates ?? [])
+      perQuery[query - 1]?.push({ id, document_id: documentId, rank });
     return { documents: rows[0]?.documents ?? 0, key: rows[0]?.key ?? '', rows: perQuery };
   }
 
   private score(
-    { groups, forms }: Plan,
+    generation: Generation,
+    { groups }: Plan,
     rows: Candidate[],
     limit: number,
   ): [string, { passageId: string; score: number; rank: number }][] {
-    const position = new Map(forms.map((f, i) => [f, i]));
     const total = groups.reduce((sum, g) => sum + g.weight, 0);
     const best = new Map<string, { passageId: string; score: number; rank: number }>();
     for (const row of rows) {
+      const levels = generation.passages.get(row.id)?.levels;
+      if (!levels) continue; // deleted between the queries
       let covered = 0;
       for (const group of groups) {
         let match = 0;
         for (const form of group.forms) {
-          const level = row.levels[position.get(form.query) ?? -1] ?? 0;
+          const level = levels.get(form.lexeme) ?? 0;
           match = Math.max(match, form.factor * (FIELD_FACTOR[level] ?? 0));
         }
         covered += group.weight * match;
@@ -369,18 +349,26 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
     });
   }
 
-  /** Title, url and text of the passages not fetched yet in this generation. */
+  /** Title, url, text and lexemes of the passages not fetched yet in this generation. */
   private async learnPassages(generation: Generation, ids: string[]): Promise<void> {
     const missing = [...new Set(ids)].filter((id) => !generation.passages.has(id));
     if (missing.length === 0) return;
-    const details = await this.pool.query<PassageDetails>(
-      `select p.id::text, p.document_id, d.title, d.url, p.heading_path, p.text
+    const { rows } = await this.pool.query<{
+      id: string;
+      title: string;
+      url: string | null;
+      heading_path: string;
+      text: string;
+      search: string;
+    }>(
+      `select p.id::text, d.title, d.url, p.heading_path, p.text, p.search::text as search
          from knowledge.passages p join knowledge.documents d on d.id = p.document_id
         where p.id = any($1::bigint[])`,
       [missing],
     );
-    if (generation.passages.size + details.rows.length > MAX_CACHED) generation.passages.clear();
-    for (const row of details.rows) generation.passages.set(row.id, row);
+    if (generation.passages.size + rows.length > MAX_CACHED_PASSAGES) generation.passages.clear();
+    for (const { id, search, ...details } of rows)
+      generation.passages.set(id, { ...details, levels: lexemeLevels(search) });
   }
 
   /**
@@ -459,10 +447,50 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
           : known.length > 0
             ? Math.max(...known.map(([form]) => idf(df.get(form) ?? 0)))
             : UNKNOWN_WORD_SHARE * idf(0);
-      groups.push({ forms: known.map(([form, factor]) => ({ query: tsLiteral(form), factor })), weight });
+      groups.push({
+        forms: known.map(([form, factor]) => ({ query: tsLiteral(form), lexeme: form, factor })),
+        weight,
+      });
     }
     return { groups, df: new Map([...df].map(([form, count]) => [tsLiteral(form), count])), n };
   }
+}
+
+/** Weight letters of a tsvector position: A title, B headings and tags, C (and D) text. */
+const WEIGHT_LEVEL: Record<string, number> = { A: 3, B: 2 };
+
+/**
+ * Each lexeme of a tsvector's text form (`'word':1A,5 'other':3B`) with its best field: 3 when
+ * any position has weight A, 2 for B, else 1 — what `search @@ 'word':A` etc. would say
+ * (lexeme-levels.test.ts holds it to PostgreSQL's answers).
+ */
+export function lexemeLevels(tsvector: string): Map<string, number> {
+  const levels = new Map<string, number>();
+  let i = 0;
+  while (i < tsvector.length) {
+    if (tsvector[i] !== "'") {
+      i++;
+      continue;
+    }
+    let lexeme = '';
+    for (i++; i < tsvector.length; i++) {
+      const c = tsvector[i];
+      if (c === '\\') lexeme += tsvector[++i] ?? '';
+      else if (c === "'" && tsvector[i + 1] === "'") lexeme += tsvector[i++];
+      else if (c === "'") break;
+      else lexeme += c;
+    }
+    i++;
+    // Without positions (a stripped vector) a lexeme matches whatever weight is asked for.
+    let level = 3;
+    if (tsvector[i] === ':') {
+      level = 1;
+      for (i++; i < tsvector.length && tsvector[i] !== ' '; i++)
+        level = Math.max(level, WEIGHT_LEVEL[tsvector[i] ?? ''] ?? 1);
+    }
+    levels.set(lexeme, level);
+  }
+  return levels;
 }
 
 const SNIPPET_WORDS = 30;

@@ -10,6 +10,7 @@ import type {
   OperatorReplyOutcome,
   ThreadEntry,
 } from '@workemon/contracts';
+import { CHANNELS } from '@workemon/contracts';
 import { AppError } from '@workemon/errors';
 import { sql, type SQL } from 'drizzle-orm';
 import { guardDatabase } from '@workemon/db';
@@ -194,8 +195,10 @@ export class OperatorRepository implements OperatorStorePort {
               UNION SELECT r.channel, r.username FROM secretary.requests r WHERE r.response ILIKE ${pattern}
               UNION SELECT m.channel, m.username FROM secretary.operator_messages m WHERE m.text ILIKE ${pattern}
               UNION SELECT h.channel, h.username FROM secretary.inbox_threads h WHERE h.username ILIKE ${pattern}
-              UNION SELECT h.channel, h.username FROM secretary.users p
-                JOIN secretary.inbox_threads h ON h.username = p.username WHERE p.display_name ILIKE ${pattern})`;
+              -- A person by name on every channel: the primary key finds their conversations.
+              UNION SELECT c.channel, p.username FROM secretary.users p
+                CROSS JOIN unnest(${sql.raw(`ARRAY[${CHANNELS.map((c) => `'${c}'`).join(', ')}]::text[]`)}) AS c(channel)
+                WHERE p.display_name ILIKE ${pattern})`;
           rows = await page(sql`secretary.inbox_threads t`, filters ? sql`${filters} AND ${hits}` : hits);
         }
       }
