@@ -362,7 +362,12 @@ interface InboxFilters {
 const filters: InboxFilters = { state: '', channel: '', q: '' };
 
 function summaryRow(c: Summary): HTMLElement {
-  const who = [c.department, c.taken_over_by ? `ведёт ${c.taken_over_by}` : null].filter(Boolean).join(' · ');
+  const who = [
+    c.department,
+    c.taken_over_by ? `ведёт ${c.taken_over_by}` : c.assigned_to ? `назначено: ${c.assigned_to}` : null,
+  ]
+    .filter(Boolean)
+    .join(' · ');
   return h(
     'li',
     {},
@@ -420,8 +425,17 @@ async function renderInbox(): Promise<void> {
         'GET',
         `/api/conversations?${params}`,
       );
+      // A live refresh replaces the rows; an operator moving through them with the keyboard keeps
+      // their place instead of being thrown back to the top of the page.
+      const focused = list.contains(document.activeElement)
+        ? document.activeElement?.getAttribute('data-conversation')
+        : null;
       if (!append) list.replaceChildren();
       list.append(...page.items.map(summaryRow));
+      if (focused)
+        Array.from(list.querySelectorAll<HTMLElement>('[data-conversation]'))
+          .find((row) => row.getAttribute('data-conversation') === focused)
+          ?.focus();
       cursor = page.next_cursor;
       status.textContent = list.children.length === 0 ? 'Разговоров нет' : '';
       more.replaceChildren(

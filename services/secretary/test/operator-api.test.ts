@@ -214,6 +214,35 @@ describe('secretary operator API (inbox, thread, take over, reply, resolve)', ()
     });
   });
 
+  it('when an operator takes over, then a message without message_id (direct API) is held too, each one kept', async () => {
+    const person = uniqueUsername('held-direct');
+    await secretary.analyze({ channel: 'direct', username: person, request: 'первый вопрос' });
+    const taken = await secretary.call(`${path(person, 'direct')}/take-over`, {
+      ...asService,
+      body: { operator: 'anna' },
+    });
+    expect(taken.status).toBe(200);
+    const guesserCalls = harness.guesser.calls.length;
+    for (const request of ['второй вопрос', 'третий вопрос']) {
+      const held = await secretary.analyze({ channel: 'direct', username: person, request });
+      expect(held.status).toBe(200);
+      expect(held.body).toMatchObject({ held_for_operator: true, response: '', question: '' });
+    }
+    expect(harness.guesser.calls.length).toBe(guesserCalls);
+    const view = await secretary.call(path(person, 'direct'), asService);
+    const entries = view.body.entries as { kind: string; text: string }[];
+    expect(entries.map((e) => [e.kind, e.text])).toEqual([
+      ['exchange', 'первый вопрос'],
+      ['held', 'второй вопрос'],
+      ['held', 'третий вопрос'],
+    ]);
+    expect(view.body.conversation).toMatchObject({ last_text: 'третий вопрос', last_author: 'person' });
+    expect((view.body.conversation as Summary).waiting_since).not.toBeNull();
+    // No exchange was written for the held messages: the history has the first one only.
+    const history = await secretary.call(`/history?username=${encodeURIComponent(person)}`, asService);
+    expect((history.body.items as unknown[]).length).toBe(1);
+  });
+
   it('when the AI escalates, then the conversation is in the escalations queue until an operator answers', async () => {
     const person = `tg:${Math.floor(Math.random() * 1e9)}`;
     harness.analyst.enqueue(analystAnswer('Передаю сотруднику', 'написать в telegram сотруднику'));
@@ -311,6 +340,13 @@ describe('secretary operator API (inbox, thread, take over, reply, resolve)', ()
     // LIKE's wildcards are literal text here.
     expect((await search(`50% ${tag}`)).items.map((i) => i.username)).toEqual([`${tag}_2@corp.example`]);
     expect((await search(`5_% ${tag}`)).items).toEqual([]);
+    // A person by the directory's name (not in any message).
+    await queryRows(
+      harness.db.url,
+      `INSERT INTO secretary.users (username, display_name, source) VALUES ($1 || '_3@corp.example', 'Зинаида ' || $1, 'api')`,
+      [tag],
+    );
+    expect((await search(`зинаида ${tag}`)).items.map((i) => i.username)).toEqual([`${tag}_3@corp.example`]);
 
     const first = await search(`обычный вопрос ${tag}`, '&limit=50');
     expect(first.items.map((i) => i.username)).toEqual(

@@ -32,6 +32,7 @@ interface RequesterRow extends Record<string, unknown> {
   thread: string | null;
   clarifications: number | null;
   updated_at: Date | string | null;
+  taken_over: boolean;
 }
 
 const HISTORY_CURSOR = 'r';
@@ -53,15 +54,18 @@ export class ExchangeRepository implements ExchangeStorePort, ExchangeLeaseStore
   lookup(
     channel: Channel,
     rawUsername: string,
-  ): Promise<{ user?: User; openConversation?: OpenConversation }> {
+  ): Promise<{ user?: User; openConversation?: OpenConversation; takenOver?: boolean }> {
     const username = storableKey(rawUsername);
     return guardDatabase(async () => {
       const result = await this.db.execute<RequesterRow>(sql`
         SELECT u.username, u.display_name, u.department, u.position, u.email, u.telegram_chat_id,
-               c.id AS conversation_id, c.original_request, c.thread, c.clarifications, c.updated_at
+               c.id AS conversation_id, c.original_request, c.thread, c.clarifications, c.updated_at,
+               t.username IS NOT NULL AS taken_over
         FROM (SELECT 1) AS one
         LEFT JOIN ${users} u ON u.username = ${username}
         LEFT JOIN ${conversations} c ON c.channel = ${channel} AND c.username = ${username} AND c.status = 'open'
+        LEFT JOIN secretary.inbox_threads t
+          ON t.channel = ${channel} AND t.username = ${username} AND t.taken_over_by IS NOT NULL
         LIMIT 1`);
       const row = result.rows[0];
       if (!row) return {};
@@ -84,7 +88,11 @@ export class ExchangeRepository implements ExchangeStorePort, ExchangeLeaseStore
             updatedAt: new Date(row.updated_at ?? 0),
           }
         : undefined;
-      return { ...(user ? { user } : {}), ...(openConversation ? { openConversation } : {}) };
+      return {
+        ...(user ? { user } : {}),
+        ...(openConversation ? { openConversation } : {}),
+        ...(row.taken_over ? { takenOver: true } : {}),
+      };
     });
   }
 

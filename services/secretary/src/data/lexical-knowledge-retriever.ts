@@ -100,6 +100,7 @@ const UNKNOWN_WORD_SHARE = 0.6;
 interface Form {
   /** The stored lexeme as a tsquery literal. */
   query: string;
+  lexeme: string;
   /** 1 for the query's own lexeme, trigram similarity for a correction. */
   factor: number;
 }
@@ -113,16 +114,15 @@ interface Candidate {
   id: string;
   document_id: string;
   rank: number;
-  levels: number[];
 }
 
 interface PassageDetails {
-  id: string;
-  document_id: string;
   title: string;
   url: string | null;
   heading_path: string;
   text: string;
+  /** Where the passage has each lexeme: 3 title (weight A), 2 headings and tags (B), 1 text. */
+  levels: Map<string, number>;
 }
 
 /** A query word's lexemes, each with its trigram corrections (query 1 of a search, per word). */
@@ -144,8 +144,19 @@ interface Generation {
   n: number | undefined;
 }
 
+/** The generation key as SQL over knowledge.documents: documents, their newest change, the newest passage. */
+const GENERATION_KEY = `count(*) || ':' || coalesce(max(updated_at)::text, '') || ':' ||
+  coalesce((select max(id) from knowledge.passages)::text, '')`;
+
+interface Plan {
+  groups: Group[];
+  orQuery: string;
+}
+
 /** Bounds the caches against a flood of made-up words: past it, a generation starts empty. */
 const MAX_CACHED = 20_000;
+/** Passages kept with their lexemes (a few KB each); past it, that cache starts empty. */
+const MAX_CACHED_PASSAGES = 5_000;
 
 /** Query words: lowercase letters and digits, ё as е, fillers dropped, each once. */
 export function queryWords(query: string): string[] {
@@ -183,16 +194,33 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
     const started = performance.now();
     try {
       return await guardDatabase(async () => {
-        const generation = await this.current();
-        if (generation.documents === 0) return undefined;
         const words = queries.map(queryWords);
-        await this.learnWords(generation, words.flat());
-        const ranked = await Promise.all(words.map((w) => this.rank(generation, w, limit)));
-        await this.learnPassages(
-          generation,
-          ranked.flatMap((top) => top.map(([, b]) => b.passageId)),
-        );
-        return ranked.map((top, i) => this.hits(generation, top, words[i] ?? []));
+        let generation = this.generation ?? (await this.current());
+        // The candidates statement also says which generation it read: what was learnt under another
+        // one is dropped and the search repeated (a write to the knowledge base in between; rare).
+        for (let attempt = 1; ; attempt++) {
+          await this.learnWords(generation, words.flat());
+          const plans = words.map((w) => this.plan(generation, w));
+          const found = await this.candidates(plans);
+          if (found.key !== generation.key && attempt < 3) {
+            generation = this.adopt(found.key, found.documents);
+            continue;
+          }
+          if (found.documents === 0) return undefined;
+          await this.learnPassages(
+            generation,
+            found.rows.flat().map((c) => c.id),
+          );
+          return plans.map((plan, i) =>
+            plan
+              ? this.hits(
+                  generation,
+                  this.score(generation, plan, found.rows[i] ?? [], limit),
+                  words[i] ?? [],
+                )
+              : [],
+          );
+        }
       });
     } finally {
       const seconds = (performance.now() - started) / 1000;
@@ -200,16 +228,15 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
     }
   }
 
-  /** One cheap statement per search: the cached generation is used only while nothing was written. */
+  /** Only before the first search: later ones learn the generation from their candidates statement. */
   private async current(): Promise<Generation> {
     const { rows } = await this.pool.query<{ documents: number; key: string }>(
-      `select count(*)::int as documents,
-              count(*) || ':' || coalesce(max(updated_at)::text, '') || ':' ||
-              coalesce((select max(id) from knowledge.passages)::text, '') as key
-         from knowledge.documents`,
+      `select count(*)::int as documents, ${GENERATION_KEY} as key from knowledge.documents`,
     );
-    const documents = rows[0]?.documents ?? 0;
-    const key = rows[0]?.key ?? '';
+    return this.adopt(rows[0]?.key ?? '', rows[0]?.documents ?? 0);
+  }
+
+  private adopt(key: string, documents: number): Generation {
     const known = this.generation;
     if (known && known.key === key) return known;
     const fresh: Generation = {
@@ -224,44 +251,67 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
     return fresh;
   }
 
-  private async rank(
-    generation: Generation,
-    words: string[],
-    limit: number,
-  ): Promise<[string, { passageId: string; score: number; rank: number }][]> {
-    if (words.length === 0) return [];
+  /** The weighted word groups and the tsquery that picks candidates; undefined: nothing to look for. */
+  private plan(generation: Generation, words: string[]): Plan | undefined {
+    if (words.length === 0) return undefined;
     const { groups, df, n } = this.groups(generation, words);
     const forms = [...new Set(groups.flatMap((g) => g.forms.map((f) => f.query)))];
-    if (forms.length === 0) return [];
+    if (forms.length === 0) return undefined;
     // Candidates come from the selective words: a word in most passages would make every passage a
     // candidate (and ts_rank over all of them is the cost of a search). It still counts in the score.
     const selective = forms.filter((f) => (df.get(f) ?? 0) <= Math.max(COMMON_WORD_SHARE * n, 50));
-    const orQuery = (selective.length > 0 ? selective : forms).join(' | ');
-    // Each form's three tsqueries are parsed once per statement, not once per candidate passage.
-    const { rows } = await this.pool.query<Candidate>(
-      `with cand as (
-         select p.id, p.document_id, p.search, ts_rank('{0.2,0.5,0.8,1.0}', p.search, $1::tsquery) as rank
-           from knowledge.passages p where p.search @@ $1::tsquery
-          order by rank desc limit $5),
-       f as (select array_agg(x.a order by x.o) as a, array_agg(x.b order by x.o) as b,
-                    array_agg(x.q order by x.o) as q
-               from unnest($2::tsquery[], $3::tsquery[], $4::tsquery[]) with ordinality as x(a, b, q, o))
-       select c.id::text, c.document_id, c.rank::float8 as rank,
-              array(select case when c.search @@ f.a[i] then 3 when c.search @@ f.b[i] then 2
-                                when c.search @@ f.q[i] then 1 else 0 end
-                      from generate_subscripts(f.q, 1) as i order by i) as levels
-         from cand c, f`,
-      [orQuery, forms.map((f) => `${f}:A`), forms.map((f) => `${f}:B`), forms, this.options.candidates ?? 60],
+    return { groups, orQuery: (selective.length > 0 ? selective : forms).join(' | ') };
+  }
+
+  /**
+   * One statement for all queries of a search: the generation, and per query its best passages by
+   * ts_rank. Where each passage has each word is read from the passage's lexemes, learnt once.
+   */
+  private async candidates(
+    plans: (Plan | undefined)[],
+  ): Promise<{ documents: number; key: string; rows: Candidate[][] }> {
+    const { rows } = await this.pool.query<{
+      documents: number;
+      key: string;
+      candidates: [number, string, string, number][] | null;
+    }>(
+      `with q as materialized (
+         select q.i, q.query::tsquery as query
+           from unnest($1::text[]) with ordinality as q(query, i) where q.query <> ''),
+       cand as (
+         select q.i, c.id, c.document_id, c.rank
+           from q cross join lateral (
+             select p.id, p.document_id, ts_rank('{0.2,0.5,0.8,1.0}', p.search, q.query) as rank
+               from knowledge.passages p where p.search @@ q.query
+              order by rank desc limit $2) c)
+       select count(*)::int as documents, ${GENERATION_KEY} as key,
+              (select json_agg(json_build_array(c.i, c.id::text, c.document_id, c.rank::float8)
+                        order by c.i, c.rank desc) from cand c) as candidates
+         from knowledge.documents`,
+      [plans.map((plan) => plan?.orQuery ?? ''), this.options.candidates ?? 60],
     );
-    const position = new Map(forms.map((f, i) => [f, i]));
+    const perQuery: Candidate[][] = plans.map(() => []);
+    for (const [query, id, documentId, rank] of rows[0]?.candidates ?? [])
+      perQuery[query - 1]?.push({ id, document_id: documentId, rank });
+    return { documents: rows[0]?.documents ?? 0, key: rows[0]?.key ?? '', rows: perQuery };
+  }
+
+  private score(
+    generation: Generation,
+    { groups }: Plan,
+    rows: Candidate[],
+    limit: number,
+  ): [string, { passageId: string; score: number; rank: number }][] {
     const total = groups.reduce((sum, g) => sum + g.weight, 0);
     const best = new Map<string, { passageId: string; score: number; rank: number }>();
     for (const row of rows) {
+      const levels = generation.passages.get(row.id)?.levels;
+      if (!levels) continue; // deleted between the queries
       let covered = 0;
       for (const group of groups) {
         let match = 0;
         for (const form of group.forms) {
-          const level = row.levels[position.get(form.query) ?? -1] ?? 0;
+          const level = levels.get(form.lexeme) ?? 0;
           match = Math.max(match, form.factor * (FIELD_FACTOR[level] ?? 0));
         }
         covered += group.weight * match;
@@ -299,18 +349,26 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
     });
   }
 
-  /** Title, url and text of the passages not fetched yet in this generation. */
+  /** Title, url, text and lexemes of the passages not fetched yet in this generation. */
   private async learnPassages(generation: Generation, ids: string[]): Promise<void> {
     const missing = [...new Set(ids)].filter((id) => !generation.passages.has(id));
     if (missing.length === 0) return;
-    const details = await this.pool.query<PassageDetails>(
-      `select p.id::text, p.document_id, d.title, d.url, p.heading_path, p.text
+    const { rows } = await this.pool.query<{
+      id: string;
+      title: string;
+      url: string | null;
+      heading_path: string;
+      text: string;
+      search: string;
+    }>(
+      `select p.id::text, d.title, d.url, p.heading_path, p.text, p.search::text as search
          from knowledge.passages p join knowledge.documents d on d.id = p.document_id
         where p.id = any($1::bigint[])`,
       [missing],
     );
-    if (generation.passages.size + details.rows.length > MAX_CACHED) generation.passages.clear();
-    for (const row of details.rows) generation.passages.set(row.id, row);
+    if (generation.passages.size + rows.length > MAX_CACHED_PASSAGES) generation.passages.clear();
+    for (const { id, search, ...details } of rows)
+      generation.passages.set(id, { ...details, levels: lexemeLevels(search) });
   }
 
   /**
@@ -389,10 +447,50 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
           : known.length > 0
             ? Math.max(...known.map(([form]) => idf(df.get(form) ?? 0)))
             : UNKNOWN_WORD_SHARE * idf(0);
-      groups.push({ forms: known.map(([form, factor]) => ({ query: tsLiteral(form), factor })), weight });
+      groups.push({
+        forms: known.map(([form, factor]) => ({ query: tsLiteral(form), lexeme: form, factor })),
+        weight,
+      });
     }
     return { groups, df: new Map([...df].map(([form, count]) => [tsLiteral(form), count])), n };
   }
+}
+
+/** Weight letters of a tsvector position: A title, B headings and tags, C (and D) text. */
+const WEIGHT_LEVEL: Record<string, number> = { A: 3, B: 2 };
+
+/**
+ * Each lexeme of a tsvector's text form (`'word':1A,5 'other':3B`) with its best field: 3 when
+ * any position has weight A, 2 for B, else 1 — what `search @@ 'word':A` etc. would say
+ * (lexeme-levels.test.ts holds it to PostgreSQL's answers).
+ */
+export function lexemeLevels(tsvector: string): Map<string, number> {
+  const levels = new Map<string, number>();
+  let i = 0;
+  while (i < tsvector.length) {
+    if (tsvector[i] !== "'") {
+      i++;
+      continue;
+    }
+    let lexeme = '';
+    for (i++; i < tsvector.length; i++) {
+      const c = tsvector[i];
+      if (c === '\\') lexeme += tsvector[++i] ?? '';
+      else if (c === "'" && tsvector[i + 1] === "'") lexeme += tsvector[i++];
+      else if (c === "'") break;
+      else lexeme += c;
+    }
+    i++;
+    // Without positions (a stripped vector) a lexeme matches whatever weight is asked for.
+    let level = 3;
+    if (tsvector[i] === ':') {
+      level = 1;
+      for (i++; i < tsvector.length && tsvector[i] !== ' '; i++)
+        level = Math.max(level, WEIGHT_LEVEL[tsvector[i] ?? ''] ?? 1);
+    }
+    levels.set(lexeme, level);
+  }
+  return levels;
 }
 
 const SNIPPET_WORDS = 30;

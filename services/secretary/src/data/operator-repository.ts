@@ -10,10 +10,12 @@ import type {
   OperatorReplyOutcome,
   ThreadEntry,
 } from '@workemon/contracts';
+import { CHANNELS } from '@workemon/contracts';
 import { AppError } from '@workemon/errors';
 import { sql, type SQL } from 'drizzle-orm';
 import { guardDatabase } from './database-errors.js';
 import type { Database } from './db.js';
+import type { HeldMessage } from '../domain/operator-hold.js';
 import type { OperatorAction, OperatorStorePort } from '../domain/ports.js';
 
 /** A conversation row as the inbox query returns it (timestamps as ISO text with microseconds). */
@@ -97,15 +99,21 @@ export class OperatorRepository implements OperatorStorePort {
    * When an operator has the conversation, keeps the person's message for them and returns true
    * (the analysis must not run). A repeat of the same message id is recognised, not stored twice.
    */
-  holdIfTakenOver(message: {
-    channel: string;
-    username: string;
-    messageId: string | undefined;
-    text: string;
-    traceId: string | undefined;
-  }): Promise<boolean> {
-    // One statement (its own transaction): this runs before every analysis, and almost always finds nothing.
+  async holdIfTakenOver(message: HeldMessage): Promise<boolean> {
+    // Almost always finds nothing: a plain read first, which costs the database half of the locking
+    // statement. A take-over racing this read is as if it came a moment later (the message is
+    // analysed), as with any take-over during an analysis.
+    const taken = await guardDatabase(() =>
+      this.db.execute(sql`
+        SELECT 1 FROM secretary.inbox_threads
+        WHERE channel = ${message.channel} AND username = ${message.username} AND taken_over_by IS NOT NULL`),
+    );
+    return taken.rows.length > 0 && this.hold(message);
+  }
+
+  hold(message: HeldMessage): Promise<boolean> {
     return guardDatabase(async () => {
+      // One statement, so its own transaction: lock the thread, keep the message once, touch the thread.
       const result = await this.db.execute<{ held: boolean }>(sql`
         WITH taken AS (
           SELECT 1 FROM secretary.inbox_threads
@@ -187,8 +195,10 @@ export class OperatorRepository implements OperatorStorePort {
               UNION SELECT r.channel, r.username FROM secretary.requests r WHERE r.response ILIKE ${pattern}
               UNION SELECT m.channel, m.username FROM secretary.operator_messages m WHERE m.text ILIKE ${pattern}
               UNION SELECT h.channel, h.username FROM secretary.inbox_threads h WHERE h.username ILIKE ${pattern}
-              UNION SELECT h.channel, h.username FROM secretary.users p
-                JOIN secretary.inbox_threads h ON h.username = p.username WHERE p.display_name ILIKE ${pattern})`;
+              -- A person by name on every channel: the primary key finds their conversations.
+              UNION SELECT c.channel, p.username FROM secretary.users p
+                CROSS JOIN unnest(${sql.raw(`ARRAY[${CHANNELS.map((c) => `'${c}'`).join(', ')}]::text[]`)}) AS c(channel)
+                WHERE p.display_name ILIKE ${pattern})`;
           rows = await page(sql`secretary.inbox_threads t`, filters ? sql`${filters} AND ${hits}` : hits);
         }
       }

@@ -104,8 +104,13 @@ export class AnalyzeRequestUseCase {
       request: storableText(received.request),
       ...(received.message_id === undefined ? {} : { message_id: storableKey(received.message_id) }),
     };
-    if (await this.deps.operatorHold?.holdIfTakenOver({ ...heldMessage(input), traceId }))
-      return { ...heldResponse(input), ...(traceId ? { request_id: traceId } : {}) };
+    // A message_id is claimed with a pending exchange, so a held message must be recognised before
+    // that; without one nothing is written first, and the requester lookup reads the take-over too.
+    if (
+      input.message_id !== undefined &&
+      (await this.deps.operatorHold?.holdIfTakenOver({ ...heldMessage(input), traceId }))
+    )
+      return held(input, traceId);
     const claim = await this.claim(input, traceId);
     if (claim.kind === 'replay') return replayResponse(claim.stored);
     // One person's messages are analysed in arrival order (within this process), so a quick
@@ -207,8 +212,18 @@ export class AnalyzeRequestUseCase {
     let userAttributes: Record<string, string> | null = null;
     let guesserVerdict: ContextResponse | undefined;
     try {
-      // One round trip: the directory entry and the open clarification, if any.
-      const { user, openConversation: open } = await requesters.lookup(input.channel, input.username);
+      // One round trip: the directory entry, the open clarification if any, and whether an operator has it.
+      const {
+        user,
+        openConversation: open,
+        takenOver,
+      } = await requesters.lookup(input.channel, input.username);
+      if (
+        takenOver &&
+        target.kind === 'unclaimed' &&
+        (await this.deps.operatorHold?.hold({ ...heldMessage(input), traceId }))
+      )
+        return held(input, traceId);
       const attributes = {
         username: input.username,
         display_name: user?.display_name ?? input.username,
@@ -426,6 +441,10 @@ export class AnalyzeRequestUseCase {
   private isAlive(conversation: OpenConversation): boolean {
     return this.now().getTime() - conversation.updatedAt.getTime() < this.deps.policy.clarificationTtlMs;
   }
+}
+
+function held(input: AnalyzeRequestInput, traceId: string | undefined): AnalysisResponse {
+  return { ...heldResponse(input), ...(traceId ? { request_id: traceId } : {}) };
 }
 
 function replayResponse(stored: StoredExchange): AnalysisResponse {

@@ -4,13 +4,17 @@ import { chooseAction } from './action-policy.js';
 /** A conversation an operator took over keeps the person's messages for them (no LLM, no automatic reply). */
 export interface OperatorHoldPort {
   /** True when the message was kept for an operator (the analysis must not run). */
-  holdIfTakenOver(message: {
-    channel: string;
-    username: string;
-    messageId: string | undefined;
-    text: string;
-    traceId: string | undefined;
-  }): Promise<boolean>;
+  holdIfTakenOver(message: HeldMessage): Promise<boolean>;
+  /** The same once a read said the conversation is taken over: checked again under a lock. */
+  hold(message: HeldMessage): Promise<boolean>;
+}
+
+export interface HeldMessage {
+  channel: string;
+  username: string;
+  messageId: string | undefined;
+  text: string;
+  traceId: string | undefined;
 }
 
 export function heldMessage(input: AnalyzeRequestInput) {

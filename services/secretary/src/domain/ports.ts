@@ -36,7 +36,11 @@ export interface UserDirectoryPort {
 
 /** Who is asking and whether they owe us an answer to a question: both known before the LLM is asked. */
 export interface RequesterLookupPort {
-  lookup(channel: Channel, username: string): Promise<{ user?: User; openConversation?: OpenConversation }>;
+  /** takenOver: an operator has this conversation (read in the same round trip; see operator-hold.ts). */
+  lookup(
+    channel: Channel,
+    username: string,
+  ): Promise<{ user?: User; openConversation?: OpenConversation; takenOver?: boolean }>;
 }
 
 export interface StageLatency {
