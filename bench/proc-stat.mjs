@@ -1,6 +1,6 @@
 // CPU time and memory of a process from /proc (Linux): the figures the bench judges by,
 // because CPU time per request drifts far less than req/s on a shared machine.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 let ticksPerSecond = 100;
@@ -46,4 +46,25 @@ export function cpuDelta(before, after) {
   let total = 0;
   for (const [pid, ms] of after) total += ms - (before.get(pid) ?? 0);
   return total;
+}
+
+/**
+ * CPU of a whole process group (a command and everything it started), children already reaped
+ * included (cutime + cstime): what a start-up costs, which unlike its wall time does not grow with
+ * the machine's load.
+ */
+export function groupCpuMs(pgid) {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) !== pgid) continue;
+      total += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return (total * 1000) / ticksPerSecond;
 }

@@ -123,8 +123,17 @@ function keepOwnUrl(outdir) {
  * packages that read their own files by path.
  */
 export async function bundleServices(root = defaultRoot) {
-  const { build: esbuild } = await import('esbuild');
-  await Promise.all(
+  const { build: esbuild, stop } = await import('esbuild');
+  try {
+    await bundleEach(root, esbuild);
+  } finally {
+    // esbuild's service process would otherwise live on beside the launcher `pnpm start` runs next.
+    await stop();
+  }
+}
+
+function bundleEach(root, esbuild) {
+  return Promise.all(
     projects(root)
       .filter((p) => p.startsWith('services') && existsSync(join(root, p, 'dist/main.js')))
       .map((project) => {
@@ -140,7 +149,7 @@ export async function bundleServices(root = defaultRoot) {
           format: 'esm',
           platform: 'node',
           target: 'node20',
-          // Without comments and whitespace the bundle is plain ASCII: V8 keeps a module's source
+          // No comments (nor whitespace): V8 keeps a module's source
           // in the heap, and one non-Latin-1 character in a comment (an em dash) stores all of it
           // at two bytes a character (guesser: 9 → 3 MB of heap, 6 MB less RSS). Names stay, so
           // stack traces still name every function.

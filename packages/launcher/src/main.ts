@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dotenv from 'dotenv';
+import { httpGet } from './http-get.js';
 import { launchMesh } from './mesh.js';
 import { PreflightError } from './preflight.js';
 
@@ -15,8 +16,8 @@ const log = (line: string) => process.stderr.write(`[launcher] ${line}\n`);
 async function llmProblem(guesserUrl: string | undefined): Promise<string | undefined> {
   if (!guesserUrl) return undefined;
   try {
-    const res = await fetch(`${guesserUrl}/health`, { signal: AbortSignal.timeout(3000) });
-    const body = (await res.json()) as { checks?: Record<string, { status?: string; detail?: string }> };
+    const res = await httpGet(`${guesserUrl}/health`, 3000);
+    const body = JSON.parse(res.body) as { checks?: Record<string, { status?: string; detail?: string }> };
     const llm = Object.entries(body.checks ?? {}).find(([name]) => name.startsWith('llm'))?.[1];
     if (llm && llm.status !== 'ok') return llm.detail ?? `LLM check is ${llm.status}`;
   } catch {

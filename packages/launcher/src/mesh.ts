@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
+import { httpGet } from './http-get.js';
 import { assertPortsFree, lockDataDir } from './preflight.js';
 import { withServiceRuntime } from './runtime.js';
 
@@ -159,8 +160,8 @@ async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number):
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`exited with code ${child.exitCode} before becoming ready`);
     try {
-      const res = await fetch(`${url}/health/live`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
+      const res = await httpGet(`${url}/health/live`, 1000);
+      if (res.status === 200) return;
     } catch {
       // not listening yet
     }
