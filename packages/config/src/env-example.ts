@@ -45,15 +45,18 @@ function describeField(field: ZodLike): FieldInfo {
   return info;
 }
 
-/** The object schema under `.transform()`/`.pipe()` wrappers. */
-function objectShape(schema: ZodLike): Record<string, ZodLike> {
-  let current: ZodLike | undefined = schema;
-  for (let depth = 0; current && depth < 5; depth++) {
+/**
+ * The fields of an object schema under `.transform()`/`.pipe()`/`.default()` wrappers; undefined when
+ * there is none. The one walk over a config schema's shape (`objectKeys` and the renderer use it).
+ */
+export function objectShape(schema: unknown): Record<string, ZodLike> | undefined {
+  let current = schema as ZodLike | undefined;
+  for (let depth = 0; current?._zod && depth < 5; depth++) {
     const def: FieldDef = current._zod.def;
     if (def.type === 'object' && def.shape) return def.shape;
     current = def.in ?? def.innerType;
   }
-  throw new Error('not an object schema');
+  return undefined;
 }
 
 /**
@@ -64,7 +67,9 @@ function objectShape(schema: ZodLike): Record<string, ZodLike> {
 export function renderEnvExample(schema: z.ZodType, header: readonly string[]): string {
   const lines = header.map((line) => `# ${line}`.trimEnd());
   lines.push('# Generated from the service config schema by `pnpm env:example`; do not edit by hand.');
-  const fields = Object.entries(objectShape(schema as unknown as ZodLike));
+  const shape = objectShape(schema);
+  if (!shape) throw new Error('not an object schema');
+  const fields = Object.entries(shape);
   // Variables sharing a prefix (IMAP_*, SMTP_*) form a block; the rest share one.
   const prefixOf = (name: string) => name.split('_')[0] ?? name;
   const counts = new Map<string, number>();

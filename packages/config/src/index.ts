@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
+import { objectShape } from './env-example.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -79,12 +80,8 @@ export function loadConfig<S extends z.ZodType>(
 
 /** The variable names of an object schema, also through .transform()/.pipe() wrappers. */
 export function objectKeys(schema: unknown): string[] | undefined {
-  let current = schema as { shape?: Record<string, unknown>; in?: unknown } | undefined;
-  for (let depth = 0; current && depth < 5; depth++) {
-    if (current.shape) return Object.keys(current.shape);
-    current = current.in as typeof current;
-  }
-  return undefined;
+  const shape = objectShape(schema);
+  return shape && Object.keys(shape);
 }
 
 // ---- reusable field helpers -------------------------------------------------

@@ -466,13 +466,18 @@ export const INBOUND_STATUSES = [
   'quarantined',
 ] as const;
 
+/** The channels that carry messages both ways (the direct API has no inbox and no send). */
+export const MessagingChannelSchema = z.enum(['email', 'tg'], {
+  error: "Parameter 'channel' must be one of: email, tg",
+});
+
 export const InboundListQuerySchema = z.object({
   status: z
     .enum(INBOUND_STATUSES, {
       error: `Parameter 'status' must be one of: ${INBOUND_STATUSES.join(', ')}`,
     })
     .optional(),
-  channel: z.enum(['email', 'tg'], { error: "Parameter 'channel' must be one of: email, tg" }).optional(),
+  channel: MessagingChannelSchema.optional(),
   ...pageParams,
 });
 export type InboundListQuery = z.infer<typeof InboundListQuerySchema>;
@@ -527,7 +532,7 @@ export type InboundRetryResult = z.infer<typeof InboundRetryResultSchema>;
 
 export const SendMessageInputSchema = z
   .object({
-    channel: z.enum(['email', 'tg'], { error: "Parameter 'channel' must be one of: email, tg" }),
+    channel: MessagingChannelSchema,
     to: identifier('to', 320).openapi({ description: 'Email address or Telegram chat id' }),
     subject: z.preprocess(withoutNul, z.string().trim().max(998)).optional(),
     text: requiredText('text', 'Message text'),

@@ -93,6 +93,7 @@ export const FollowUpViewSchema = z.object({
   result: z.record(z.string(), z.unknown()).nullable(),
   error: z.string().nullable(),
 });
+export type FollowUpView = z.infer<typeof FollowUpViewSchema>;
 
 export const ThreadEntrySchema = z.discriminatedUnion('kind', [
   z.object({

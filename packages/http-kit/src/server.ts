@@ -181,6 +181,26 @@ export function installGracefulShutdown(options: ShutdownOptions): () => Promise
   return () => shutdown('manual');
 }
 
+/**
+ * Every service's main.ts: read the config, make the logger, start the service, drain it on
+ * SIGTERM. A start-up failure exits 1 with one line (an ECS line once the logger exists).
+ */
+export async function runService<C extends { SHUTDOWN_TIMEOUT_MS: number }>(parts: {
+  config: () => C;
+  logger: (config: C) => Logger;
+  start: (config: C, overrides: { logger: Logger }) => Promise<RunningService>;
+}): Promise<void> {
+  let logger: Logger | undefined;
+  try {
+    const config = parts.config();
+    logger = parts.logger(config);
+    const service = await parts.start(config, { logger });
+    installGracefulShutdown({ ...service, timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
+  } catch (error) {
+    exitOnStartupError(error, logger);
+  }
+}
+
 /** Fatal start-up errors: one ECS line when a logger exists, plain stderr otherwise. */
 export function exitOnStartupError(error: unknown, logger?: Logger): never {
   const message = error instanceof Error ? error.message : String(error);

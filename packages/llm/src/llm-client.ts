@@ -2,7 +2,8 @@ import { AppError } from '@workemon/errors';
 import type { Logger } from '@workemon/logger';
 import { BrokenCircuitError, ConsecutiveBreaker, circuitBreaker, handleWhen } from 'cockatiel';
 import OpenAI from 'openai';
-import client from 'prom-client';
+import { metricsOn } from '@workemon/http-kit';
+import type client from 'prom-client';
 import type { z } from 'zod';
 import { ChatCompletionsClient } from './chat-completions-client.js';
 import type { LlmSettings } from './providers.js';
@@ -29,20 +30,17 @@ export interface LlmMetrics {
 }
 
 export function createLlmMetrics(registry: client.Registry): LlmMetrics {
+  const m = metricsOn(registry);
   return {
-    duration: new client.Histogram({
-      name: 'llm_request_duration_seconds',
-      help: 'Duration of LLM completion calls, including SDK retries',
-      labelNames: ['provider', 'model', 'outcome'],
-      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60],
-      registers: [registry],
-    }),
-    tokens: new client.Counter({
-      name: 'llm_tokens_total',
-      help: 'Tokens consumed by LLM calls',
-      labelNames: ['provider', 'model', 'kind'],
-      registers: [registry],
-    }),
+    duration: m.histogram(
+      'llm_request_duration_seconds',
+      'Duration of LLM completion calls, including SDK retries',
+      {
+        labelNames: ['provider', 'model', 'outcome'],
+        buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60],
+      },
+    ),
+    tokens: m.counter('llm_tokens_total', 'Tokens consumed by LLM calls', ['provider', 'model', 'kind']),
   };
 }
 

@@ -6,3 +6,4 @@ export * from './smtp-sink.js';
 export * from './fake-telegram.js';
 export * from './fake-jira.js';
 export * from './own-postgres.js';
+export * from './service-process.js';

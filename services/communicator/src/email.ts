@@ -1,12 +1,9 @@
 import type { Closer } from '@workemon/http-kit';
-import type { Logger } from '@workemon/logger';
 import type { EmailInboxWorker } from './channels/email-inbox-worker.js';
 import type { SmtpMailer } from './clients/smtp-mailer.js';
+import type { ChannelDeps } from './channel-deps.js';
 import type { Config } from './config.js';
-import type { CheckpointRepository } from './data/checkpoint-repository.js';
-import type { InboundLedgerRepository } from './data/inbound-ledger-repository.js';
 import type { ReplyChannel } from './domain/process-inbound-message-use-case.js';
-import type { CommunicatorMetrics } from './metrics.js';
 
 /** Mail both ways: the IMAP inbox poller in, SMTP replies out (filed into the sent folder). */
 export interface EmailChannel {
@@ -22,13 +19,7 @@ export interface EmailChannel {
 /** The email channel when IMAP_USER, IMAP_PASSWORD and MAIL_FROM are set; undefined otherwise. */
 export async function createEmailChannel(
   config: Config,
-  deps: {
-    ledger: InboundLedgerRepository;
-    checkpoints: CheckpointRepository;
-    metrics: CommunicatorMetrics;
-    logger: Logger;
-    onNewWork: () => void;
-  },
+  deps: ChannelDeps,
 ): Promise<EmailChannel | undefined> {
   if (!config.IMAP_USER || !config.IMAP_PASSWORD || !config.MAIL_FROM) return undefined;
   const { logger } = deps;

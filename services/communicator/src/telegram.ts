@@ -1,14 +1,11 @@
 import type { HealthCheckResult } from '@workemon/contracts';
-import type { Logger } from '@workemon/logger';
 import type { Router } from 'express';
 import type { TelegramPoller } from './channels/telegram-poller.js';
 import type { TelegramBotClient } from './clients/telegram-bot-client.js';
+import type { ChannelDeps } from './channel-deps.js';
 import type { Config } from './config.js';
-import type { CheckpointRepository } from './data/checkpoint-repository.js';
-import type { InboundLedgerRepository } from './data/inbound-ledger-repository.js';
 import type { ReplyChannel } from './domain/process-inbound-message-use-case.js';
 import { telegramWebhookRouter } from './http/telegram-webhook.js';
-import type { CommunicatorMetrics } from './metrics.js';
 
 /** Telegram both ways: updates in by long polling or webhook, messages out through the bot. */
 export interface TelegramChannel {
@@ -26,13 +23,7 @@ export interface TelegramChannel {
 /** The Telegram channel when TELEGRAM_BOT_TOKEN is set; undefined otherwise. */
 export async function createTelegramChannel(
   config: Config,
-  deps: {
-    ledger: InboundLedgerRepository;
-    checkpoints: CheckpointRepository;
-    metrics: CommunicatorMetrics;
-    logger: Logger;
-    onNewWork: () => void;
-  },
+  deps: ChannelDeps,
 ): Promise<TelegramChannel | undefined> {
   if (!config.TELEGRAM_BOT_TOKEN) return undefined;
   const { ledger, metrics, logger, onNewWork } = deps;

@@ -1,4 +1,3 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -7,11 +6,14 @@ import {
   type FakeLlm,
   type FakeTelegram,
   freePort,
+  migrateService,
   queryRows,
+  type ServiceProcess,
   type SmtpSink,
   startDovecot,
   startFakeLlm,
   startFakeTelegram,
+  startServiceProcess,
   startSmtpSink,
   type TestDatabase,
   waitFor,
@@ -49,15 +51,8 @@ const COMMUNICATOR_KILLS = 20;
 const SECRETARY_KILLS = 10;
 const TOTAL = ROUNDS * PER_ROUND;
 
-const dist = (service: string, file = 'main.js') => join(REPO_ROOT, 'services', service, 'dist', file);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const between = (min: number, max: number) => min + Math.random() * (max - min);
-
-interface Child {
-  child: ChildProcess;
-  exited: Promise<void>;
-  logs: string[];
-}
 
 describe('crash safety under kills: 200 mails + 200 Telegram updates, 20 communicator and 10 secretary SIGKILLs', () => {
   let dovecot: Dovecot;
@@ -65,51 +60,21 @@ describe('crash safety under kills: 200 mails + 200 Telegram updates, 20 communi
   let llm: FakeLlm;
   let tg: FakeTelegram;
   let db: TestDatabase;
-  const others: ChildProcess[] = [];
+  const others: ServiceProcess[] = [];
   let guesserUrl = '';
   let analystUrl = '';
   let secretaryPort = 0;
-  let secretary: Child | undefined;
+  let secretary: ServiceProcess | undefined;
   let communicator: CommunicatorProcess | undefined;
 
-  const spawnService = async (
-    service: string,
-    port: number,
-    env: Record<string, string>,
-    waitReady = true,
-  ): Promise<Child> => {
-    const logs: string[] = [];
-    const child = spawn('node', [dist(service)], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        SERVICE_TOKEN,
-        API_KEYS: SERVICE_TOKEN,
-        LOG_LEVEL: 'warn',
-        ...env,
-      },
-      cwd: join(REPO_ROOT, 'services', service),
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const spawnService = (service: string, port: number, env: Record<string, string>, waitReady = true) =>
+    startServiceProcess({
+      dir: join(REPO_ROOT, 'services', service),
+      port,
+      env: { SERVICE_TOKEN, API_KEYS: SERVICE_TOKEN, LOG_LEVEL: 'warn', ...env },
+      waitReady,
+      keepLogs: 200,
     });
-    const keep = (c: Buffer) => {
-      logs.push(c.toString());
-      if (logs.length > 200) logs.shift();
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    if (!waitReady) return { child, exited, logs };
-    await waitFor(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`${service} exited: ${logs.join('').slice(-2000)}`);
-        return (await fetch(`http://127.0.0.1:${port}/health/live`)).ok;
-      },
-      30_000,
-      50,
-    );
-    return { child, exited, logs };
-  };
 
   const startSecretary = (waitReady = true) =>
     spawnService(
@@ -144,10 +109,7 @@ describe('crash safety under kills: 200 mails + 200 Telegram updates, 20 communi
     ]);
     dovecot.doveadm('mailbox', 'create', '-u', USER, 'Sent');
     sink = await startSmtpSink({ fileInto: (raw) => dovecot.deliver(USER, raw, 'Sent') });
-    execFileSync('node', [dist('secretary', 'migrate.js')], {
-      env: { ...process.env, DATABASE_URL: db.url },
-      stdio: 'pipe',
-    });
+    migrateService(join(REPO_ROOT, 'services', 'secretary'), db.url);
     migrate(db.url);
     const llmEnv = {
       LLM_PROVIDER: 'custom',
@@ -160,7 +122,7 @@ describe('crash safety under kills: 200 mails + 200 Telegram updates, 20 communi
       spawnService('guesser', guesserPort, llmEnv),
       spawnService('system-analyst', analystPort, llmEnv),
     ]);
-    others.push(guesser.child, analyst.child);
+    others.push(guesser, analyst);
     guesserUrl = `http://127.0.0.1:${guesserPort}`;
     analystUrl = `http://127.0.0.1:${analystPort}`;
     secretaryPort = await freePort();
@@ -170,10 +132,9 @@ describe('crash safety under kills: 200 mails + 200 Telegram updates, 20 communi
 
   afterAll(async () => {
     await communicator?.kill('SIGKILL');
-    secretary?.child.kill('SIGKILL');
-    for (const child of others) child.kill('SIGTERM');
+    await secretary?.kill('SIGKILL');
+    await Promise.all(others.map((service) => service.stop()));
     await Promise.all([dovecot?.stop(), sink?.close(), llm?.close(), tg?.close()]);
-    await sleep(300);
     await db?.drop();
   });
 
@@ -283,8 +244,7 @@ describe('crash safety under kills: 200 mails + 200 Telegram updates, 20 communi
       await sleep(Math.max(0, started + at - Date.now()));
       const victim = secretary;
       expect(victim?.child.exitCode).toBeNull();
-      victim?.child.kill('SIGKILL');
-      await victim?.exited;
+      await victim?.kill('SIGKILL');
       secretaryKills += 1;
       secretary = await startSecretary(false);
     }

@@ -1,4 +1,3 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,12 +6,14 @@ import {
   type Dovecot,
   type FakeLlm,
   type FakeTelegram,
-  freePort,
+  migrateService,
   queryRows,
+  type ServiceProcess,
   type SmtpSink,
   startDovecot,
   startFakeLlm,
   startFakeTelegram,
+  startServiceProcess,
   startSmtpSink,
   type TestDatabase,
   waitFor,
@@ -28,10 +29,11 @@ import {
   startCommunicator,
 } from './support.js';
 
-const dist = (service: string, file = 'main.js') => join(REPO_ROOT, 'services', service, 'dist', file);
+const serviceDir = (service: string) => join(REPO_ROOT, 'services', service);
 const meshBuilt =
-  ['secretary', 'guesser', 'system-analyst'].every((s) => existsSync(dist(s))) &&
-  existsSync(dist('secretary', 'migrate.js'));
+  ['secretary', 'guesser', 'system-analyst'].every((s) =>
+    existsSync(join(serviceDir(s), 'dist', 'main.js')),
+  ) && existsSync(join(serviceDir('secretary'), 'dist', 'migrate.js'));
 
 /** The whole mesh as processes from their dist: a test never imports another service's source. */
 describe.skipIf(!meshBuilt)(
@@ -42,38 +44,17 @@ describe.skipIf(!meshBuilt)(
     let llm: FakeLlm;
     let tg: FakeTelegram;
     let db: TestDatabase;
-    const children: ChildProcess[] = [];
     let communicator: CommunicatorProcess;
 
+    const children: ServiceProcess[] = [];
     const startService = async (service: string, env: Record<string, string>) => {
-      const port = await freePort();
-      const logs: string[] = [];
-      const child = spawn('node', [dist(service)], {
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOST: '127.0.0.1',
-          PORT: String(port),
-          SERVICE_TOKEN,
-          API_KEYS: SERVICE_TOKEN,
-          LOG_LEVEL: 'warn',
-          ...env,
-        },
-        cwd: join(REPO_ROOT, 'services', service),
-        stdio: ['ignore', 'pipe', 'pipe'],
+      const child = await startServiceProcess({
+        dir: serviceDir(service),
+        env: { SERVICE_TOKEN, API_KEYS: SERVICE_TOKEN, LOG_LEVEL: 'warn', ...env },
+        readyTimeoutMs: 20_000,
       });
-      child.stdout?.on('data', (c: Buffer) => logs.push(c.toString()));
-      child.stderr?.on('data', (c: Buffer) => logs.push(c.toString()));
       children.push(child);
-      const url = `http://127.0.0.1:${port}`;
-      await waitFor(async () => {
-        if (child.exitCode !== null) throw new Error(`${service} exited: ${logs.join('').slice(-2000)}`);
-        return (await fetch(`${url}/health/live`)).ok;
-      }, 20_000).catch((error: unknown) => {
-        throw new Error(
-          `${service} did not start: ${(error as Error).message} ${logs.join('').slice(-1000)}`,
-        );
-      });
-      return url;
+      return child.url;
     };
 
     beforeAll(async () => {
@@ -85,10 +66,7 @@ describe.skipIf(!meshBuilt)(
         startFakeTelegram(),
         createTestDatabase('wm_comm_e2e'),
       ]);
-      execFileSync('node', [dist('secretary', 'migrate.js')], {
-        env: { ...process.env, DATABASE_URL: db.url },
-        stdio: 'pipe',
-      });
+      migrateService(serviceDir('secretary'), db.url);
       migrate(db.url);
       const llmEnv = {
         LLM_PROVIDER: 'custom',
@@ -117,7 +95,7 @@ describe.skipIf(!meshBuilt)(
 
     afterAll(async () => {
       await communicator?.kill();
-      for (const child of children) child.kill('SIGTERM');
+      await Promise.all(children.map((child) => child.stop()));
       await Promise.all([dovecot?.stop(), sink?.close(), llm?.close(), tg?.close()]);
       await new Promise((r) => setTimeout(r, 300));
       await db?.drop();

@@ -1,4 +1,3 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,12 +6,13 @@ import { fileURLToPath } from 'node:url';
 import {
   createTestDatabase,
   type Dovecot,
-  freePort,
   type SmtpSink,
   startDovecot,
   startSmtpSink,
+  migrateService,
+  type ServiceProcess,
+  startServiceProcess,
   type TestDatabase,
-  waitFor,
 } from '@workemon/testkit';
 
 export const SERVICE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -37,10 +37,7 @@ export function ensureServicesBuilt(services: string[]): void {
 }
 
 export function migrate(databaseUrl: string): void {
-  execFileSync('node', [join(SERVICE_DIR, 'dist', 'migrate.js')], {
-    env: { ...process.env, DATABASE_URL: databaseUrl },
-    stdio: 'pipe',
-  });
+  migrateService(SERVICE_DIR, databaseUrl);
 }
 
 export interface SecretaryCall {
@@ -124,12 +121,7 @@ export async function startFakeSecretary(options: { delayMs?: number } = {}): Pr
   };
 }
 
-export interface CommunicatorProcess {
-  url: string;
-  port: number;
-  child: ChildProcess;
-  logs: string[];
-  kill(signal?: NodeJS.Signals): Promise<number | null>;
+export interface CommunicatorProcess extends ServiceProcess {
   health(): Promise<{ status: string; checks: Record<string, { status: string; detail?: string }> }>;
 }
 
@@ -141,54 +133,18 @@ export async function startCommunicator(
   env: Record<string, string>,
   options: { waitReady?: boolean } = {},
 ): Promise<CommunicatorProcess> {
-  const port = await freePort();
-  const child = spawn('node', [join(SERVICE_DIR, 'dist', 'main.js')], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      LOG_LEVEL: 'info',
-      SERVICE_TOKEN,
-      ...env,
-    },
-    cwd: SERVICE_DIR,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: string[] = [];
-  const collect = (c: Buffer) => logs.push(...c.toString().split('\n').filter(Boolean));
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const url = `http://127.0.0.1:${port}`;
-  await (
-    options.waitReady === false
-      ? Promise.resolve()
-      : waitFor(
-          async () => {
-            if (child.exitCode !== null) throw new Error(`communicator exited: ${logs.slice(-5).join('\n')}`);
-            const res = await fetch(`${url}/health/live`);
-            return res.ok;
-          },
-          20_000,
-          50,
-        )
-  ).catch((error: unknown) => {
-    child.kill('SIGKILL');
-    throw new Error(`${(error as Error).message}\n${logs.slice(-10).join('\n')}`);
+  const service = await startServiceProcess({
+    dir: SERVICE_DIR,
+    env: { LOG_LEVEL: 'info', SERVICE_TOKEN, ...env },
+    readyTimeoutMs: 20_000,
+    ...(options.waitReady === false ? { waitReady: false } : {}),
   });
   return {
-    url,
-    port,
-    child,
-    logs,
-    kill: async (signal = 'SIGTERM') => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
+    ...service,
     health: async () =>
       // With the service token /health tells each check's detail (open probes only see statuses).
       (await (
-        await fetch(`${url}/health`, {
+        await fetch(`${service.url}/health`, {
           headers: { authorization: `Bearer ${env.SERVICE_TOKEN ?? SERVICE_TOKEN}` },
         })
       ).json()) as Awaited<ReturnType<CommunicatorProcess['health']>>,

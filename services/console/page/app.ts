@@ -4,6 +4,14 @@
  * token it got at sign-in, sent as X-CSRF-Token on every write.
  */
 
+import type {
+  ConversationSummary as Summary,
+  ConversationView,
+  FollowUpView as FollowUp,
+  InboundItem,
+  ThreadEntry as Entry,
+} from '@workemon/contracts';
+
 type Child = Node | string | null | undefined | false;
 type Attrs = Record<string, string | boolean | undefined | ((event: Event) => void)>;
 
@@ -11,91 +19,6 @@ interface Session {
   name: string;
   role: 'operator' | 'admin';
   csrf_token: string;
-}
-
-interface Summary {
-  channel: string;
-  username: string;
-  display_name: string | null;
-  department: string | null;
-  state: string;
-  last_text: string;
-  last_author: string;
-  last_at: string;
-  taken_over_by: string | null;
-  assigned_to: string | null;
-  escalated_since: string | null;
-  waiting_since: string | null;
-}
-
-interface FollowUp {
-  kind: string;
-  status: string;
-  attempts: number;
-  result: Record<string, unknown> | null;
-  error: string | null;
-}
-
-type Entry =
-  | {
-      kind: 'exchange';
-      id: string;
-      at: string;
-      completed_at: string | null;
-      trace_id: string | null;
-      message_id: string | null;
-      text: string;
-      analysed_request: string | null;
-      status: string;
-      is_enough: boolean | null;
-      action: string | null;
-      question: string | null;
-      response: string | null;
-      error: string | null;
-      guesser_verdict: Record<string, unknown> | null;
-      analyst_verdict: Record<string, unknown> | null;
-      latency_ms: Record<string, number> | null;
-      model: string | null;
-      tokens_total: number | null;
-      follow_ups: FollowUp[];
-    }
-  | { kind: 'held'; id: string; at: string; trace_id: string | null; text: string }
-  | {
-      kind: 'operator_reply';
-      id: string;
-      at: string;
-      operator: string;
-      text: string;
-      status: string;
-      error: string | null;
-    };
-
-interface ConversationView {
-  conversation: Summary;
-  person: {
-    username: string;
-    display_name: string | null;
-    department: string | null;
-    position: string | null;
-    email: string | null;
-    telegram_chat_id: string | null;
-  };
-  entries: Entry[];
-}
-
-interface InboundItem {
-  id: string;
-  channel: string;
-  external_id: string;
-  username: string;
-  subject: string | null;
-  status: string;
-  attempts: number;
-  last_error: string | null;
-  request_text: string;
-  /** Untrusted text as received: only ever set as textContent. */
-  raw_headers: string | null;
-  received_at: string;
 }
 
 const STATES: Record<string, string> = {

@@ -1,4 +1,4 @@
-import { promClient, type ServiceMetrics } from '@workemon/http-kit';
+import { metricsOn, type promClient, type ServiceMetrics } from '@workemon/http-kit';
 
 export interface ConsoleMetrics {
   signIns: promClient.Counter<'outcome'>;
@@ -8,30 +8,24 @@ export interface ConsoleMetrics {
 }
 
 export function createConsoleMetrics(metrics: ServiceMetrics): ConsoleMetrics {
-  const registers = [metrics.registry];
+  const m = metricsOn(metrics.registry);
   return {
-    signIns: new promClient.Counter({
-      name: 'console_sign_ins_total',
-      help: 'Sign-in attempts by outcome (success, wrong_password, locked)',
-      labelNames: ['outcome'],
-      registers,
-    }),
-    replies: new promClient.Counter({
-      name: 'console_operator_replies_total',
-      help: "Operators' replies sent by hand, by channel and outcome (sent, duplicate, failed)",
-      labelNames: ['channel', 'outcome'],
-      registers,
-    }),
-    feedback: new promClient.Counter({
-      name: 'console_feedback_total',
-      help: "Operators' verdicts on AI answers (helpful, wrong)",
-      labelNames: ['verdict'],
-      registers,
-    }),
-    liveClients: new promClient.Gauge({
-      name: 'console_live_clients',
-      help: 'Browsers listening for live inbox updates (server-sent events)',
-      registers,
-    }),
+    signIns: m.counter(
+      'console_sign_ins_total',
+      'Sign-in attempts by outcome (success, wrong_password, locked)',
+      ['outcome'],
+    ),
+    replies: m.counter(
+      'console_operator_replies_total',
+      "Operators' replies sent by hand, by channel and outcome (sent, duplicate, failed)",
+      ['channel', 'outcome'],
+    ),
+    feedback: m.counter('console_feedback_total', "Operators' verdicts on AI answers (helpful, wrong)", [
+      'verdict',
+    ]),
+    liveClients: m.gauge(
+      'console_live_clients',
+      'Browsers listening for live inbox updates (server-sent events)',
+    ),
   };
 }

@@ -16,21 +16,13 @@ import {
   startSmtpSink,
   type TestDatabase,
   waitFor,
+  type ServiceProcess,
 } from '@workemon/testkit';
 import axe from 'axe-core';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleClient, listenEvents, type RunningConsole, startConsole } from './support/console.js';
-import {
-  ensureMeshBuilt,
-  mail,
-  migrate,
-  REPO_ROOT,
-  SERVICE_TOKEN,
-  type ServiceProcess,
-  startService,
-  stopService,
-} from './support/mesh.js';
+import { ensureMeshBuilt, mail, migrate, REPO_ROOT, SERVICE_TOKEN, startService } from './support/mesh.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -185,7 +177,7 @@ describe.skipIf(!haveChromium)('console in a browser (headless Chromium, the who
     if (profile) rmSync(profile, { recursive: true, force: true });
     if (shots && !UPDATE_SCREENSHOTS) rmSync(shots, { recursive: true, force: true });
     await consoleApp?.close();
-    for (const s of services.reverse()) await stopService(s);
+    for (const s of services.reverse()) await s.stop();
     await Promise.all([dovecot?.stop(), sink?.close(), llm?.close(), tg?.close()]);
     await db?.drop();
   }, 60_000);

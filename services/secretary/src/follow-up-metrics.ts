@@ -1,4 +1,4 @@
-import { promClient, type Registry } from '@workemon/http-kit';
+import { metricsOn, type Registry, scrapeReading } from '@workemon/http-kit';
 import { FOLLOW_UP_KINDS, type FollowUpMetricsPort } from './domain/ports.js';
 
 /**
@@ -9,34 +9,29 @@ export function createFollowUpMetrics(
   registry: Registry,
   pendingCounts: () => Promise<Record<string, number>>,
 ): FollowUpMetricsPort {
-  const counter = new promClient.Counter({
-    name: 'follow_ups_total',
-    help: 'Follow-up work after an exchange (Jira issues, escalations, department mail) by kind and outcome',
-    labelNames: ['kind', 'outcome'],
-    registers: [registry],
-  });
-  new promClient.Gauge({
-    name: 'follow_ups_pending',
-    help: 'Follow-ups stored and not yet done, by kind',
+  const m = metricsOn(registry);
+  const pending = scrapeReading(pendingCounts);
+  const counter = m.counter(
+    'follow_ups_total',
+    'Follow-up work after an exchange (Jira issues, escalations, department mail) by kind and outcome',
+    ['kind', 'outcome'],
+  );
+  m.gauge('follow_ups_pending', 'Follow-ups stored and not yet done, by kind', {
     labelNames: ['kind'],
-    registers: [registry],
     async collect() {
       this.reset();
-      try {
-        const counts = await pendingCounts();
-        for (const kind of FOLLOW_UP_KINDS) this.set({ kind }, 0);
-        for (const [kind, count] of Object.entries(counts)) this.set({ kind }, count);
-      } catch {
-        // database down: the series is absent for this scrape, /health says why
-      }
+      // Database down: the series is absent for this scrape, /health says why.
+      const counts = await pending();
+      if (!counts) return;
+      for (const kind of FOLLOW_UP_KINDS) this.set({ kind }, 0);
+      for (const [kind, count] of Object.entries(counts)) this.set({ kind }, count);
     },
   });
-  const takeovers = new promClient.Counter({
-    name: 'follow_up_takeovers_total',
-    help: 'Follow-ups leased by an instance that stopped heartbeating, taken over by another, by kind',
-    labelNames: ['kind'],
-    registers: [registry],
-  });
+  const takeovers = m.counter(
+    'follow_up_takeovers_total',
+    'Follow-ups leased by an instance that stopped heartbeating, taken over by another, by kind',
+    ['kind'],
+  );
   // Zero series up front, so rate() and increase() see the first event.
   for (const kind of FOLLOW_UP_KINDS) {
     const done = kind === 'jira-task' ? ['created', 'found_existing'] : ['sent'];

@@ -1,4 +1,4 @@
-import { promClient, type Registry } from '@workemon/http-kit';
+import { metricsOn, type Registry } from '@workemon/http-kit';
 import type { OperatorRepository } from './data/operator-repository.js';
 
 /**
@@ -9,17 +9,18 @@ export function registerOperatorMetrics(
   registry: Registry,
   operators: Pick<OperatorRepository, 'changes'>,
 ): void {
-  new promClient.Gauge({
-    name: 'operator_escalation_oldest_age_seconds',
-    help: 'Age of the oldest escalated or failed conversation no operator has answered yet (0 when none)',
-    registers: [registry],
-    async collect() {
-      try {
-        const { oldest_escalation_at: oldest } = await operators.changes();
-        this.set(oldest ? Math.max(0, (Date.now() - Date.parse(oldest)) / 1000) : 0);
-      } catch {
-        // Database down: /health says so; the gauge keeps its last value rather than failing the scrape.
-      }
+  metricsOn(registry).gauge(
+    'operator_escalation_oldest_age_seconds',
+    'Age of the oldest escalated or failed conversation no operator has answered yet (0 when none)',
+    {
+      async collect() {
+        try {
+          const { oldest_escalation_at: oldest } = await operators.changes();
+          this.set(oldest ? Math.max(0, (Date.now() - Date.parse(oldest)) / 1000) : 0);
+        } catch {
+          // Database down: /health says so; the gauge keeps its last value rather than failing the scrape.
+        }
+      },
     },
-  });
+  );
 }

@@ -1,4 +1,12 @@
-import { CHANNELS, ConversationKeySchema, InboxQuerySchema, UserSchema, z } from '@workemon/contracts';
+import {
+  CHANNELS,
+  ConversationKeySchema,
+  InboxQuerySchema,
+  MessagingChannelSchema,
+  OperatorReplyInputSchema,
+  UserSchema,
+  z,
+} from '@workemon/contracts';
 import { parseInput, parseValue, stripNul } from '@workemon/http-kit';
 import { type Request, type RequestHandler, type Response, Router } from 'express';
 import type { CommunicatorClient } from '../clients/communicator-client.js';
@@ -30,24 +38,14 @@ export const SignInSchema = z.object({
     .max(1024, { error: "Parameter 'password' must be at most 1024 characters" }),
 });
 
-export const ReplyBodySchema = z.object({
-  text: z
-    .string({ error: "Parameter 'text' is required" })
-    .trim()
-    .min(1, { error: "Parameter 'text' must not be empty" })
-    .max(20_000, { error: "Parameter 'text' must be at most 20000 characters" }),
-  idempotency_key: z
-    .string({ error: "Parameter 'idempotency_key' is required" })
-    .regex(/^[A-Za-z0-9._:-]{8,100}$/, {
-      error: "Parameter 'idempotency_key' must be 8–100 of A-Z a-z 0-9 . _ : -",
-    }),
-});
+/** The reply as the secretary takes it, less the operator (the session says who). */
+export const ReplyBodySchema = OperatorReplyInputSchema.pick({ text: true, idempotency_key: true });
 
 export const IngestQuerySchema = z.object({
   status: z
     .enum(['quarantined', 'skipped'], { error: "Parameter 'status' must be one of: quarantined, skipped" })
     .default('quarantined'),
-  channel: z.enum(['email', 'tg'], { error: "Parameter 'channel' must be one of: email, tg" }).optional(),
+  channel: MessagingChannelSchema.optional(),
   cursor: z.string().trim().min(1).max(200).optional(),
 });
 

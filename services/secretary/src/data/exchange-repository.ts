@@ -17,7 +17,7 @@ import type {
 } from '../domain/ports.js';
 import { storableJson, storableKey, storableText } from '../domain/storable-text.js';
 import type { Database } from './db.js';
-import { guardDatabase } from './database-errors.js';
+import { guardDatabase } from '@workemon/db';
 import { conversations, followUps, requests, users } from './schema.js';
 
 interface RequesterRow extends Record<string, unknown> {

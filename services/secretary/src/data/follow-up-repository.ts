@@ -1,7 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { ClaimedFollowUp, FollowUpStorePort } from '../domain/ports.js';
 import { storableJson, storableText } from '../domain/storable-text.js';
-import { guardDatabase } from './database-errors.js';
+import { guardDatabase } from '@workemon/db';
 import type { Database } from './db.js';
 import { followUps, requests } from './schema.js';
 

@@ -8,7 +8,7 @@ import type {
   PassageDraft,
   UpsertOutcome,
 } from '../domain/knowledge-ports.js';
-import { guardDatabase } from './database-errors.js';
+import { guardDatabase } from '@workemon/db';
 
 interface DocumentRow {
   id: string;

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { KnowledgeHit, KnowledgeMetricsPort, KnowledgeRetriever } from '../domain/knowledge-ports.js';
-import { guardDatabase } from './database-errors.js';
+import { guardDatabase } from '@workemon/db';
 
 export interface LexicalRetrieverOptions {
   /** Documents scoring below this (0..1) are not relevant enough to list or to pass to the analyst. */

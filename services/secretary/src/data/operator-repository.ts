@@ -13,10 +13,10 @@ import type {
 import { CHANNELS } from '@workemon/contracts';
 import { AppError } from '@workemon/errors';
 import { sql, type SQL } from 'drizzle-orm';
-import { guardDatabase } from './database-errors.js';
+import { guardDatabase } from '@workemon/db';
 import type { Database } from './db.js';
 import type { HeldMessage } from '../domain/operator-hold.js';
-import type { OperatorAction, OperatorStorePort } from '../domain/ports.js';
+import type { NewOperatorReply, OperatorAction, OperatorStorePort, RecordedReply } from '../domain/ports.js';
 
 /** A conversation row as the inbox query returns it (timestamps as ISO text with microseconds). */
 interface SummaryRow extends Record<string, unknown> {
@@ -270,28 +270,7 @@ export class OperatorRepository implements OperatorStorePort {
           ORDER BY m.id DESC LIMIT 200`),
       ]);
       const entries: ThreadEntry[] = [
-        ...exchanges.rows.map((r): ThreadEntry => ({
-          kind: 'exchange',
-          id: r.id,
-          at: r.at,
-          completed_at: r.completed_at,
-          trace_id: r.trace_id,
-          message_id: r.message_id,
-          text: r.text,
-          analysed_request: r.analysed_request,
-          status: r.status,
-          is_enough: r.is_enough,
-          action: r.action,
-          question: r.question,
-          response: r.response,
-          error: r.error,
-          guesser_verdict: r.guesser_verdict,
-          analyst_verdict: r.analyst_verdict,
-          latency_ms: r.latency_ms,
-          model: r.model,
-          tokens_total: r.tokens_total,
-          follow_ups: r.follow_ups,
-        })),
+        ...exchanges.rows.map((r): ThreadEntry => ({ kind: 'exchange', ...r })),
         ...messages.rows.map((m): ThreadEntry =>
           m.kind === 'held'
             ? {
@@ -370,17 +349,7 @@ export class OperatorRepository implements OperatorStorePort {
    * Records an operator's reply before it is sent (status sending). The idempotency key makes a
    * repeat (double click, retry after a lost answer) return the first record instead of a second reply.
    */
-  recordReply(
-    key: ConversationKey,
-    reply: { operator: string; text: string; idempotencyKey: string },
-  ): Promise<{
-    id: string;
-    operator: string;
-    status: string;
-    created: boolean;
-    channel: string;
-    username: string;
-  }> {
+  recordReply(key: ConversationKey, reply: NewOperatorReply): Promise<RecordedReply> {
     return guardDatabase(async () => {
       const inserted = await this.db.execute<{ id: string; operator: string; status: string }>(sql`
         INSERT INTO secretary.operator_messages (channel, username, kind, idempotency_key, operator, text, status)
@@ -389,13 +358,7 @@ export class OperatorRepository implements OperatorStorePort {
         RETURNING id::text AS id, operator, status`);
       const row = inserted.rows[0];
       if (row) return { ...row, created: true, channel: key.channel, username: key.username };
-      const existing = await this.db.execute<{
-        id: string;
-        operator: string;
-        status: string;
-        channel: string;
-        username: string;
-      }>(sql`
+      const existing = await this.db.execute<Omit<RecordedReply, 'created'>>(sql`
         SELECT id::text AS id, operator, status, channel, username FROM secretary.operator_messages
         WHERE idempotency_key = ${reply.idempotencyKey}`);
       const found = existing.rows[0];
@@ -474,33 +437,8 @@ export class OperatorRepository implements OperatorStorePort {
   }
 }
 
-interface ExchangeRow extends Record<string, unknown> {
-  id: string;
-  at: string;
-  completed_at: string | null;
-  trace_id: string | null;
-  message_id: string | null;
-  text: string;
-  analysed_request: string | null;
-  status: string;
-  is_enough: boolean | null;
-  action: string | null;
-  question: string | null;
-  response: string | null;
-  error: string | null;
-  guesser_verdict: Record<string, unknown> | null;
-  analyst_verdict: Record<string, unknown> | null;
-  latency_ms: Record<string, number> | null;
-  model: string | null;
-  tokens_total: number | null;
-  follow_ups: {
-    kind: string;
-    status: string;
-    attempts: number;
-    result: Record<string, unknown> | null;
-    error: string | null;
-  }[];
-}
+/** The thread's exchange entry as the contract has it, selected column for column. */
+type ExchangeRow = Omit<Extract<ThreadEntry, { kind: 'exchange' }>, 'kind'> & Record<string, unknown>;
 
 interface MessageRow extends Record<string, unknown> {
   id: string;

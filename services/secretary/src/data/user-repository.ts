@@ -3,7 +3,7 @@ import { AppError } from '@workemon/errors';
 import { asc, gt, sql } from 'drizzle-orm';
 import type { UserDirectoryPort } from '../domain/ports.js';
 import type { Database } from './db.js';
-import { guardDatabase } from './database-errors.js';
+import { guardDatabase } from '@workemon/db';
 import { users } from './schema.js';
 
 export interface UsersPage {

@@ -298,6 +298,22 @@ export interface FollowUpMetricsPort {
 
 export type OperatorAction = 'take-over' | 'release' | 'resolve' | 'assign';
 
+export interface NewOperatorReply {
+  operator: string;
+  text: string;
+  idempotencyKey: string;
+}
+
+/** An operator's reply as stored; `created` is false when its idempotency key was seen before. */
+export interface RecordedReply {
+  id: string;
+  operator: string;
+  status: string;
+  created: boolean;
+  channel: string;
+  username: string;
+}
+
 /** The operators' view of conversations and their hand in them (data/operator-repository.ts). */
 export interface OperatorStorePort {
   inbox(query: InboxQuery): Promise<InboxPage>;
@@ -312,17 +328,7 @@ export interface OperatorStorePort {
     operator: string,
   ): Promise<{ applied: boolean; summary: ConversationSummary | undefined }>;
   /** Records the reply before it is sent; a repeated idempotency key returns the first record. */
-  recordReply(
-    key: ConversationKey,
-    reply: { operator: string; text: string; idempotencyKey: string },
-  ): Promise<{
-    id: string;
-    operator: string;
-    status: string;
-    created: boolean;
-    channel: string;
-    username: string;
-  }>;
+  recordReply(key: ConversationKey, reply: NewOperatorReply): Promise<RecordedReply>;
   /** The person's latest message id (the mail an answer threads to). */
   lastMessageId(key: ConversationKey): Promise<string | null>;
   telegramChatId(username: string): Promise<string | null>;
