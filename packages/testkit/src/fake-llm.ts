@@ -67,6 +67,11 @@ export interface StartFakeLlmOptions {
 }
 
 /** A fake OpenAI-compatible server (POST /v1/chat/completions, GET /v1/models) on 127.0.0.1. */
+/** The LLM variables that point a guesser or analyst at this fake (an OpenAI-compatible `custom` provider). */
+export function fakeLlmEnv(llm: { url: string }, apiKey = 'x'): Record<string, string> {
+  return { LLM_PROVIDER: 'custom', LLM_BASE_URL: llm.url, LLM_API_KEY: apiKey, LLM_MODEL: 'fake-model' };
+}
+
 export async function startFakeLlm(options: StartFakeLlmOptions = {}): Promise<FakeLlm> {
   const calls: RecordedLlmCall[] = [];
   const queue: FakeLlmReply[] = [];

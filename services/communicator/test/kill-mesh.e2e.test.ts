@@ -5,6 +5,7 @@ import {
   type Dovecot,
   type FakeLlm,
   type FakeTelegram,
+  fakeLlmEnv,
   freePort,
   migrateService,
   queryRows,
@@ -111,12 +112,7 @@ describe('crash safety under kills: 200 mails + 200 Telegram updates, 20 communi
     sink = await startSmtpSink({ fileInto: (raw) => dovecot.deliver(USER, raw, 'Sent') });
     migrateService(join(REPO_ROOT, 'services', 'secretary'), db.url);
     migrate(db.url);
-    const llmEnv = {
-      LLM_PROVIDER: 'custom',
-      LLM_BASE_URL: llm.url,
-      LLM_API_KEY: 'x',
-      LLM_MODEL: 'fake-model',
-    };
+    const llmEnv = fakeLlmEnv(llm);
     const [guesserPort, analystPort] = await Promise.all([freePort(), freePort()]);
     const [guesser, analyst] = await Promise.all([
       spawnService('guesser', guesserPort, llmEnv),

@@ -6,6 +6,7 @@ import {
   type Dovecot,
   type FakeLlm,
   type FakeTelegram,
+  fakeLlmEnv,
   migrateService,
   queryRows,
   type ServiceProcess,
@@ -68,12 +69,7 @@ describe.skipIf(!meshBuilt)(
       ]);
       migrateService(serviceDir('secretary'), db.url);
       migrate(db.url);
-      const llmEnv = {
-        LLM_PROVIDER: 'custom',
-        LLM_BASE_URL: llm.url,
-        LLM_API_KEY: 'x',
-        LLM_MODEL: 'fake-model',
-      };
+      const llmEnv = fakeLlmEnv(llm);
       const [guesser, analyst] = await Promise.all([
         startService('guesser', llmEnv),
         startService('system-analyst', llmEnv),

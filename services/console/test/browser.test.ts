@@ -8,6 +8,7 @@ import {
   type Dovecot,
   type FakeLlm,
   type FakeTelegram,
+  fakeLlmEnv,
   queryRows,
   type SmtpSink,
   startDovecot,
@@ -107,12 +108,7 @@ describe.skipIf(!haveChromium)('console in a browser (headless Chromium, the who
     ]);
     migrate('secretary', db.url);
     migrate('communicator', db.url);
-    const llmEnv = {
-      LLM_PROVIDER: 'custom',
-      LLM_BASE_URL: llm.url,
-      LLM_API_KEY: 'x',
-      LLM_MODEL: 'fake-model',
-    };
+    const llmEnv = fakeLlmEnv(llm);
     const [guesser, analyst] = await Promise.all([
       startService('guesser', llmEnv),
       startService('system-analyst', llmEnv),
