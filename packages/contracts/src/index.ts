@@ -1,6 +1,8 @@
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 
+import { cursorPageSchema } from './cursor-page.js';
+
 extendZodWithOpenApi(z);
 
 export { z };
@@ -347,9 +349,7 @@ export const HistoryItemSchema = z
   .openapi('HistoryItem');
 export type HistoryItem = z.infer<typeof HistoryItemSchema>;
 
-export const HistoryPageSchema = z
-  .object({ items: z.array(HistoryItemSchema), next_cursor: z.string().nullable() })
-  .openapi('HistoryPage');
+export const HistoryPageSchema = cursorPageSchema(HistoryItemSchema, 'HistoryPage');
 export type HistoryPage = z.infer<typeof HistoryPageSchema>;
 
 // ---- secretary: knowledge base ---------------------------------------------------
@@ -420,9 +420,10 @@ export const KnowledgeDocumentPutResultSchema = KnowledgeDocumentSchema.extend({
 
 export const KnowledgeDocumentsQuerySchema = z.object({ ...pageParams });
 
-export const KnowledgeDocumentsPageSchema = z
-  .object({ items: z.array(KnowledgeDocumentSummarySchema), next_cursor: z.string().nullable() })
-  .openapi('KnowledgeDocumentsPage');
+export const KnowledgeDocumentsPageSchema = cursorPageSchema(
+  KnowledgeDocumentSummarySchema,
+  'KnowledgeDocumentsPage',
+);
 
 export const KnowledgeSearchQuerySchema = z.object({
   q: requiredText('q', 'Search text (Russian or English words)').pipe(
@@ -506,9 +507,7 @@ export const InboundItemSchema = z
   .openapi('InboundItem');
 export type InboundItem = z.infer<typeof InboundItemSchema>;
 
-export const InboundPageSchema = z
-  .object({ items: z.array(InboundItemSchema), next_cursor: z.string().nullable() })
-  .openapi('InboundPage');
+export const InboundPageSchema = cursorPageSchema(InboundItemSchema, 'InboundPage');
 export type InboundPage = z.infer<typeof InboundPageSchema>;
 
 export const InboundIdParamsSchema = z.object({

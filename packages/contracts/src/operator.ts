@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 
+import { cursorPageSchema } from './cursor-page.js';
+
 extendZodWithOpenApi(z);
 
 /**
@@ -75,9 +77,7 @@ export const ConversationSummarySchema = z
   .openapi('ConversationSummary');
 export type ConversationSummary = z.infer<typeof ConversationSummarySchema>;
 
-export const InboxPageSchema = z
-  .object({ items: z.array(ConversationSummarySchema), next_cursor: z.string().nullable() })
-  .openapi('InboxPage');
+export const InboxPageSchema = cursorPageSchema(ConversationSummarySchema, 'InboxPage');
 export type InboxPage = z.infer<typeof InboxPageSchema>;
 
 export const ConversationKeySchema = z.object({

@@ -3,16 +3,12 @@ import { CapturedLines, createLogger } from '@workemon/logger';
 import { freePort } from '@workemon/testkit';
 import { Router } from 'express';
 import { describe, expect, it } from 'vitest';
-import { createHttpApp } from '../src/app.js';
-import { HealthRegistry } from '../src/health.js';
-import { createServiceMetrics } from '../src/metrics.js';
-import { boundPort, listen } from '../src/server.js';
+import { startTestApp } from './support/test-app.js';
 
 describe('a database outage behind any route', () => {
   it('when a route’s query cannot reach PostgreSQL, then every service answers 503 with Retry-After, never 500', async () => {
     const logs = new CapturedLines();
     const logger = createLogger({ service: 'http-kit-test', version: '0.0.0', stream: logs });
-    const metrics = createServiceMetrics('http-kit-test', '0.0.0');
     const database = createDatabase({
       url: `postgres://nobody:pw@127.0.0.1:${await freePort()}/none`,
       max: 1,
@@ -26,24 +22,15 @@ describe('a database outage behind any route', () => {
       const result = await database.pool.query('select 1');
       res.json(result.rows);
     });
-    const app = createHttpApp({
-      service: 'http-kit-test',
-      version: '0.0.0',
-      logger,
-      metrics,
-      health: new HealthRegistry('http-kit-test', '0.0.0', metrics),
-      routes,
-      docs: { title: 'test', routes: [] },
-    });
-    const server = await listen(app, 0, '127.0.0.1');
+    const app = await startTestApp(routes, logger);
     try {
-      const res = await fetch(`http://127.0.0.1:${boundPort(server)}/rows`);
+      const res = await fetch(`${app.url}/rows`);
       const body = (await res.json()) as { message?: string; statusCode?: number };
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBe('5');
       expect(body).toMatchObject({ statusCode: 503, message: 'the database is unavailable; retry later' });
     } finally {
-      server.close();
+      app.close();
       await database.close();
     }
   });

@@ -1,10 +1,7 @@
 import { CapturedLines, createLogger } from '@workemon/logger';
 import { Router } from 'express';
 import { describe, expect, it } from 'vitest';
-import { createHttpApp } from '../src/app.js';
-import { HealthRegistry } from '../src/health.js';
-import { createServiceMetrics } from '../src/metrics.js';
-import { boundPort, listen } from '../src/server.js';
+import { startTestApp } from './support/test-app.js';
 
 /** What drizzle throws when a query fails: its message carries every parameter value. */
 class FakeDrizzleQueryError extends Error {
@@ -20,7 +17,6 @@ describe('error log lines', () => {
   it('when a route fails with a database query error, then the client gets a generic 500 and the log keeps the SQL but no parameter value', async () => {
     const logs = new CapturedLines();
     const logger = createLogger({ service: 'http-kit-test', version: '0.0.0', stream: logs });
-    const metrics = createServiceMetrics('http-kit-test', '0.0.0');
     const routes = Router();
     routes.get('/boom', () => {
       throw new FakeDrizzleQueryError('insert into "inbound" ("text", "username") values ($1, $2)', [
@@ -28,18 +24,9 @@ describe('error log lines', () => {
         'alice',
       ]);
     });
-    const app = createHttpApp({
-      service: 'http-kit-test',
-      version: '0.0.0',
-      logger,
-      metrics,
-      health: new HealthRegistry('http-kit-test', '0.0.0', metrics),
-      routes,
-      docs: { title: 'test', routes: [] },
-    });
-    const server = await listen(app, 0, '127.0.0.1');
+    const app = await startTestApp(routes, logger);
     try {
-      const res = await fetch(`http://127.0.0.1:${boundPort(server)}/boom`);
+      const res = await fetch(`${app.url}/boom`);
       const body = await res.text();
       expect(res.status).toBe(500);
       expect(body).not.toContain('4509');
@@ -50,7 +37,7 @@ describe('error log lines', () => {
       expect(lines).not.toContain('4509');
       expect(lines).not.toContain('alice');
     } finally {
-      server.close();
+      app.close();
     }
   });
 });
