@@ -7,3 +7,11 @@ extendZodWithOpenApi(z);
 export function cursorPageSchema<T extends z.ZodType>(item: T, name: string) {
   return z.object({ items: z.array(item), next_cursor: z.string().nullable() }).openapi(name);
 }
+
+/** `limit` of every paged list: 1–200, 50 when absent. */
+export const pageLimitSchema = z.coerce
+  .number({ error: "Parameter 'limit' must be a number" })
+  .int({ error: "Parameter 'limit' must be an integer" })
+  .min(1, { error: "Parameter 'limit' must be between 1 and 200" })
+  .max(200, { error: "Parameter 'limit' must be between 1 and 200" })
+  .default(50);

@@ -1,7 +1,7 @@
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 
-import { cursorPageSchema } from './cursor-page.js';
+import { cursorPageSchema, pageLimitSchema } from './cursor-page.js';
 
 extendZodWithOpenApi(z);
 
@@ -290,12 +290,7 @@ export const UsersUpsertSchema = z.union([UserSchema, z.array(UserSchema).min(1)
 
 /** `limit` and `cursor` of every paged list (keyset paging, newest first). */
 const pageParams = {
-  limit: z.coerce
-    .number({ error: "Parameter 'limit' must be a number" })
-    .int({ error: "Parameter 'limit' must be an integer" })
-    .min(1, { error: "Parameter 'limit' must be between 1 and 200" })
-    .max(200, { error: "Parameter 'limit' must be between 1 and 200" })
-    .default(50),
+  limit: pageLimitSchema,
   cursor: identifier('cursor', 512).optional().openapi({ description: 'Opaque cursor from next_cursor' }),
 };
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 
-import { cursorPageSchema } from './cursor-page.js';
+import { cursorPageSchema, pageLimitSchema } from './cursor-page.js';
 
 extendZodWithOpenApi(z);
 
@@ -32,6 +32,8 @@ export const OperatorNameSchema = z
   .min(1, { error: "Parameter 'operator' must not be empty" })
   .max(100, { error: "Parameter 'operator' must be at most 100 characters" });
 
+export const EscalationsQuerySchema = z.object({ limit: pageLimitSchema });
+
 export const InboxQuerySchema = z.object({
   state: z
     .enum(CONVERSATION_STATES, {
@@ -45,12 +47,7 @@ export const InboxQuerySchema = z.object({
     .max(200, { error: "Parameter 'q' must be at most 200 characters" })
     .optional()
     .transform((v) => (v ? v : undefined)),
-  limit: z.coerce
-    .number({ error: "Parameter 'limit' must be a number" })
-    .int({ error: "Parameter 'limit' must be an integer" })
-    .min(1, { error: "Parameter 'limit' must be between 1 and 200" })
-    .max(200, { error: "Parameter 'limit' must be between 1 and 200" })
-    .default(50),
+  limit: pageLimitSchema,
   cursor: z.string().trim().min(1).optional(),
 });
 export type InboxQuery = z.infer<typeof InboxQuerySchema>;

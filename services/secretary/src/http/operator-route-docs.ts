@@ -2,6 +2,7 @@ import {
   ConversationKeySchema,
   ConversationSummarySchema,
   ConversationViewSchema,
+  EscalationsQuerySchema,
   InboxChangesSchema,
   InboxPageSchema,
   InboxQuerySchema,
@@ -12,7 +13,6 @@ import {
   z,
 } from '@workemon/contracts';
 import type { RouteDoc } from '@workemon/http-kit';
-import { EscalationsQuerySchema } from './operator-routes.js';
 
 const conversationPath = '/operator/conversations/{channel}/{username}';
 

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   ConversationKeySchema,
+  EscalationsQuerySchema,
   InboxQuerySchema,
   OperatorActionInputSchema,
   OperatorReplyInputSchema,
@@ -12,15 +13,6 @@ import { parseInput, parseValue } from '@workemon/http-kit';
 import { type RequestHandler, Router } from 'express';
 import type { OperatorAction } from '../domain/ports.js';
 import type { OperatorUseCases } from '../domain/operator-use-cases.js';
-
-export const EscalationsQuerySchema = z.object({
-  limit: z.coerce
-    .number({ error: "Parameter 'limit' must be a number" })
-    .int({ error: "Parameter 'limit' must be an integer" })
-    .min(1, { error: "Parameter 'limit' must be between 1 and 200" })
-    .max(200, { error: "Parameter 'limit' must be between 1 and 200" })
-    .default(50),
-});
 
 const ReplyKeyParamsSchema = z.object({
   key: z.string().regex(/^[A-Za-z0-9._:-]{8,128}$/, { error: "Parameter 'key' is not an idempotency key" }),
