@@ -73,3 +73,17 @@ export class HealthRegistry {
     };
   }
 }
+
+/** The critical check of a service that records nothing without its database: one round trip. */
+export function databaseHealthCheck(database: {
+  pool: { query: (text: string) => Promise<unknown> };
+}): HealthCheck {
+  return {
+    name: 'database',
+    critical: true,
+    run: async () => {
+      await database.pool.query('select 1');
+      return { status: 'ok' };
+    },
+  };
+}

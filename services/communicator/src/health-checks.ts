@@ -1,5 +1,4 @@
-import type { HealthRegistry } from '@workemon/http-kit';
-import { sql } from 'drizzle-orm';
+import { databaseHealthCheck, type HealthRegistry } from '@workemon/http-kit';
 import type { SecretaryClient } from './clients/secretary-client.js';
 import type { DatabaseHandle } from './data/db.js';
 import type { EmailChannel } from './email.js';
@@ -19,14 +18,7 @@ export function registerHealthChecks(
   },
 ): void {
   const { database, email, telegram, secretary } = parts;
-  health.register({
-    name: 'database',
-    critical: true,
-    run: async () => {
-      await database.db.execute(sql`select 1`);
-      return { status: 'ok' };
-    },
-  });
+  health.register(databaseHealthCheck(database));
   health.register({
     name: 'imap',
     run: () => email?.inbox.health() ?? { status: 'disabled', detail: 'IMAP_USER/IMAP_PASSWORD not set' },

@@ -1,4 +1,4 @@
-import { createHttpApp, HealthRegistry, type ServiceMetrics } from '@workemon/http-kit';
+import { createHttpApp, databaseHealthCheck, HealthRegistry, type ServiceMetrics } from '@workemon/http-kit';
 import type { Logger } from '@workemon/logger';
 import { Router, type Express } from 'express';
 import helmet from 'helmet';
@@ -87,14 +87,7 @@ export function createApp(deps: AppDeps): ConsoleApp {
   });
 
   const health = new HealthRegistry(SERVICE_NAME, deps.version, metrics)
-    .register({
-      name: 'database',
-      critical: true,
-      run: async () => {
-        await database.pool.query('select 1');
-        return { status: 'ok' };
-      },
-    })
+    .register(databaseHealthCheck(database))
     .register({
       name: 'operators',
       run: () =>

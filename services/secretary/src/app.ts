@@ -1,4 +1,10 @@
-import { createHttpApp, HealthRegistry, KeyedRateLimiter, type ServiceMetrics } from '@workemon/http-kit';
+import {
+  createHttpApp,
+  databaseHealthCheck,
+  HealthRegistry,
+  KeyedRateLimiter,
+  type ServiceMetrics,
+} from '@workemon/http-kit';
 import type { Logger } from '@workemon/logger';
 import { Router } from 'express';
 import type { Express } from 'express';
@@ -103,14 +109,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   const health = new HealthRegistry(SERVICE_NAME, deps.version, metrics)
-    .register({
-      name: 'database',
-      critical: true,
-      run: async () => {
-        await database.pool.query('select 1');
-        return { status: 'ok' };
-      },
-    })
+    .register(databaseHealthCheck(database))
     .register({ name: 'guesser', run: () => deps.guesser.health() })
     .register({ name: 'system-analyst', run: () => deps.analyst.health() });
   // One check per follow-up kind: disabled until configured, degraded while its last attempt failed.
