@@ -93,6 +93,89 @@ export function isUpToDate(root = defaultRoot) {
 }
 
 /**
+ * CommonJS packages whose index loads far more than we use, with the members we import and the file
+ * each one lives in. A bundle cannot tree-shake CommonJS: `import { Pool } from 'undici'` runs all of
+ * undici's index (fetch, WebSocket, caches, mocks) at start-up, and rate-limiter-flexible's loads its
+ * Redis, Mongo and SQL stores. Pointing the import at the member's own file keeps ~0.3 MB of source
+ * and its start-up objects out of every service: idle RSS ~4.5 MB lower (communicator 77.4 → 72.8 MB).
+ */
+const NARROW_IMPORTS = {
+  undici: {
+    members: { Pool: 'undici/lib/dispatcher/pool.js' },
+    // undici's index puts request() and the other API methods on Dispatcher.prototype; pool.js has none.
+    prelude: (path) =>
+      `Object.assign(require(${path('undici/lib/dispatcher/dispatcher.js')}).prototype, require(${path('undici/lib/api/index.js')}));`,
+  },
+  'rate-limiter-flexible': {
+    members: {
+      RateLimiterMemory: 'rate-limiter-flexible/lib/RateLimiterMemory.js',
+      RateLimiterRes: 'rate-limiter-flexible/lib/RateLimiterRes.js',
+    },
+  },
+};
+
+/**
+ * Resolves each NARROW_IMPORTS package to a module that requires only the members' files. The build
+ * fails, naming the file, when an import asks for anything else: a member missing from the map would
+ * otherwise be `undefined` at run time.
+ */
+export function narrowImports(table = NARROW_IMPORTS) {
+  const names = Object.keys(table);
+  const filter = new RegExp(`^(${names.map((n) => n.replace(/[-/\\^$*+?.()|[\]{}]/g, '\\$&')).join('|')})$`);
+  return {
+    name: 'narrow-imports',
+    setup(b) {
+      b.onResolve({ filter }, async (args) => {
+        const { members } = table[args.path];
+        const source = readFileSync(args.importer, 'utf8');
+        const quoted = args.path.replace(/[-/\\^$*+?.()|[\]{}]/g, '\\$&');
+        const statements = [
+          ...source.matchAll(new RegExp(`import\\s*([^;]*?)\\s*from\\s*['"]${quoted}['"]`, 'g')),
+        ];
+        const asked = statements.flatMap(([, clause]) => {
+          const named = /^\{([^}]*)\}$/.exec(clause.trim());
+          if (!named) return [clause.trim()];
+          return named[1]
+            .split(',')
+            .map((m) => m.trim().split(/\s+as\s+/)[0])
+            .filter(Boolean);
+        });
+        const unknown = asked.filter((m) => !(m in members));
+        if (statements.length === 0 || unknown.length > 0)
+          return {
+            errors: [
+              {
+                text: `${relative(process.cwd(), args.importer)} imports ${unknown.join(', ') || 'it without named members'} from '${args.path}': add the member's file to NARROW_IMPORTS in scripts/build.mjs`,
+              },
+            ],
+          };
+        return { path: args.path, namespace: 'narrow-imports', pluginData: args.resolveDir };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'narrow-imports' }, async (args) => {
+        const { members, prelude } = table[args.path];
+        const resolved = new Map();
+        const needed = [...Object.values(members)];
+        // The prelude is asked once for the files it requires, then written with their resolved paths.
+        prelude?.((file) => {
+          needed.push(file);
+          return '';
+        });
+        for (const file of needed) {
+          const found = await b.resolve(file, { resolveDir: args.pluginData, kind: 'require-call' });
+          if (found.errors.length > 0) return { errors: found.errors };
+          resolved.set(file, found.path);
+        }
+        const path = (file) => JSON.stringify(resolved.get(file));
+        const lines = prelude ? [prelude(path)] : [];
+        for (const [member, file] of Object.entries(members))
+          lines.push(`exports.${member} = require(${path(file)});`);
+        return { contents: lines.join('\n'), loader: 'js', resolveDir: '/' };
+      });
+    },
+  };
+}
+
+/**
  * In a bundle every module shares the bundle's import.meta.url: a file that finds its package.json or
  * migrations relative to itself gets the URL of the place it was built to instead.
  */
@@ -160,7 +243,7 @@ function bundleEach(root, esbuild) {
           banner: {
             js: "import { createRequire as __workemonRequire } from 'node:module'; const require = __workemonRequire(import.meta.url);",
           },
-          plugins: [keepOwnUrl(outdir)],
+          plugins: [keepOwnUrl(outdir), narrowImports()],
           logLevel: 'warning',
         }).then(() => latin1Only(outdir));
       }),

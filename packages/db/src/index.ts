@@ -7,3 +7,4 @@ export {
 } from './database-errors.js';
 export { runMigrations, type MigrationOptions } from './migrate.js';
 export { createDatabase, type CreateDatabaseOptions, type DatabaseHandle } from './pool.js';
+export { namedQuery } from './named-query.js';

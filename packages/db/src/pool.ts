@@ -4,7 +4,8 @@ import pg from 'pg';
 
 export interface DatabaseHandle<TSchema extends Record<string, unknown>> {
   pool: pg.Pool;
-  db: NodePgDatabase<TSchema>;
+  /** `$client` is the pool: named statements (`namedQuery`) run on it. */
+  db: NodePgDatabase<TSchema> & { $client: pg.Pool };
   /** Ends the pool once; later calls return the same promise. */
   close(): Promise<void>;
 }

@@ -8,7 +8,13 @@ import { createTestDatabase, freePort, queryRows, type TestDatabase } from '@wor
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDatabase, DATABASE_UNAVAILABLE, guardDatabase, runMigrations } from '../src/index.js';
+import {
+  createDatabase,
+  DATABASE_UNAVAILABLE,
+  guardDatabase,
+  namedQuery,
+  runMigrations,
+} from '../src/index.js';
 
 const migrationsFolder = fileURLToPath(new URL('./fixtures/migrations', import.meta.url));
 const logger = createLogger({ service: 'db-test', version: 'test', stream: new CapturedLines() });
@@ -122,6 +128,33 @@ describe('@workemon/db', () => {
       expect(isAppError(error)).toBe(false);
       expect((error as Error).name).toBe('DatabaseError');
       expect((error as { code?: string }).code).toBe('23505');
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('when a named query runs again on the same connection, then it is prepared once; a failing one is described with its text, never its values', async () => {
+    const handle = createDatabase({ url: db.url, max: 1, logger, schema: {} });
+    try {
+      const text = 'select $1::int + 1 as answer';
+      for (const n of [1, 41])
+        expect((await namedQuery<{ answer: number }>(handle.pool, text, [n])).rows).toEqual([
+          { answer: n + 1 },
+        ]);
+      const prepared = await handle.pool.query<{ n: number }>(
+        'select count(*)::int as n from pg_prepared_statements where statement = $1',
+        [text],
+      );
+      expect(prepared.rows).toEqual([{ n: 1 }]);
+      const error = await guardDatabase(() =>
+        namedQuery(handle.pool, 'select $1::int / 0 as never', [4509]),
+      ).catch((e: unknown) => e);
+      expect(isAppError(error)).toBe(false);
+      expect((error as { code?: string }).code).toBe('22012');
+      expect((error as Error).message).toMatch(
+        /in query: select \$1::int \/ 0 as never \(1 parameter\(s\): 1 number\)/,
+      );
+      expect((error as Error).message).not.toContain('4509');
     } finally {
       await handle.close();
     }

@@ -12,6 +12,19 @@ export interface EmbeddedPostgres {
 const MID_BATCH = new Set(['P', 'B', 'D', 'E', 'C', 'H'].map((c) => c.charCodeAt(0)));
 const SYNC = 'S'.charCodeAt(0);
 const SIMPLE_QUERY = 'Q'.charCodeAt(0);
+const PARSE = 'P'.charCodeAt(0);
+const CLOSE = 'C'.charCodeAt(0);
+const PARSE_COMPLETE = Uint8Array.of('1'.charCodeAt(0), 0, 0, 0, 4);
+/** A simple query that may drop prepared statements (DEALLOCATE, DISCARD ALL). */
+const DROPS_STATEMENTS = /deallocate|discard/i;
+
+/** The NUL-terminated name that starts a Parse or Close body (after the Close's kind byte). */
+function statementName(message: Uint8Array, start: number): string {
+  const end = message.indexOf(0, start);
+  return Buffer.from(message.buffer, message.byteOffset + start, Math.max(0, end - start)).toString('utf8');
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.compare(a, b) === 0;
 
 /**
  * pglite-socket runs every connection's messages, one at a time, in PGlite's single session and
@@ -20,6 +33,14 @@ const SIMPLE_QUERY = 'Q'.charCodeAt(0);
  * other's unnamed statement: "bind message supplies 2 parameters, but prepared statement "" requires
  * 1", or a wrong result when the shapes match. The queue asks `isInTransaction()` of the database it
  * was given; answering "yes" also between a Parse and its Sync keeps the batch together.
+ *
+ * The one session also holds every connection's named statements: a name one pooled connection
+ * prepared already exists when the next parses it (42P05), even after the first one closed. A Parse
+ * of a name that exists with byte-for-byte the same text and types is answered here with
+ * ParseComplete, as if each connection had its own namespace; a different text under the name still
+ * reaches PGlite and fails. The services name statements after their constant text
+ * (`namedQuery` in @workemon/db), so the session holds one statement per text, however connections
+ * come and go.
  */
 function keepExtendedBatchesTogether(server: PGLiteSocketServer, db: PGlite): void {
   const queue = (server as unknown as { queryQueue?: { db?: unknown } }).queryQueue;
@@ -28,16 +49,51 @@ function keepExtendedBatchesTogether(server: PGLiteSocketServer, db: PGlite): vo
       'pglite-socket changed its query queue: re-check the batch interleaving fix (electric-sql/pglite#1046)',
     );
   let midBatch = false;
+  /** Named statements in the session, each with the Parse message that created it. */
+  const prepared = new Map<string, Uint8Array>();
+  const execProtocolRawStream = (
+    message: Uint8Array,
+    options: Parameters<PGlite['execProtocolRawStream']>[1],
+  ): Promise<void> => {
+    const type = message[0] ?? 0;
+    // A batch starts with its Parse (node-postgres sends one per batch), never after an error.
+    if (type === PARSE && !midBatch && message[5] !== 0) {
+      midBatch = true;
+      const name = statementName(message, 5);
+      const known = prepared.get(name);
+      if (known && sameBytes(known, message)) {
+        options.onRawData(PARSE_COMPLETE);
+        return Promise.resolve();
+      }
+      let parsed = false;
+      return db
+        .execProtocolRawStream(message, {
+          ...options,
+          onRawData: (data) => {
+            if (data[0] === PARSE_COMPLETE[0]) parsed = true;
+            options.onRawData(data);
+          },
+        })
+        .then(() => {
+          if (parsed) prepared.set(name, Uint8Array.from(message));
+        });
+    }
+    if (MID_BATCH.has(type)) {
+      midBatch = true;
+      // Close of a statement ('S'): the name is free again.
+      if (type === CLOSE && message[5] === 'S'.charCodeAt(0)) prepared.delete(statementName(message, 6));
+    } else if (type === SYNC) midBatch = false;
+    else if (type === SIMPLE_QUERY) {
+      midBatch = false;
+      if (prepared.size > 0 && DROPS_STATEMENTS.test(Buffer.from(message).toString('latin1')))
+        prepared.clear();
+    }
+    return db.execProtocolRawStream(message, options);
+  };
   queue.db = new Proxy(db, {
     get(target, property, receiver) {
       if (property === 'isInTransaction') return () => midBatch || target.isInTransaction();
-      if (property === 'execProtocolRawStream')
-        return (message: Uint8Array, options: Parameters<PGlite['execProtocolRawStream']>[1]) => {
-          const type = message[0] ?? 0;
-          if (MID_BATCH.has(type)) midBatch = true;
-          else if (type === SYNC || type === SIMPLE_QUERY) midBatch = false;
-          return target.execProtocolRawStream(message, options);
-        };
+      if (property === 'execProtocolRawStream') return execProtocolRawStream;
       if (property === 'exec')
         // Called when the pinned connection went away: its batch is over as well.
         return (...args: Parameters<PGlite['exec']>) => {

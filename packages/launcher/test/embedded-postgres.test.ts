@@ -141,4 +141,44 @@ describe('embedded PostgreSQL (PGlite over the wire protocol)', () => {
       await staying.end();
     }
   }, 60_000);
+  it('when connections come and go, then each runs a named statement another one prepared, and a name never means two texts', async () => {
+    const statement = { name: 'wm_named_test', text: 'select $1::int * 2 as v' };
+    const first = new pg.Client({ connectionString: db.url });
+    const second = new pg.Client({ connectionString: db.url });
+    await Promise.all([first.connect(), second.connect()]);
+    try {
+      expect((await first.query<{ v: number }>({ ...statement, values: [2] })).rows[0]?.v).toBe(4);
+      expect((await second.query<{ v: number }>({ ...statement, values: [3] })).rows[0]?.v).toBe(6);
+      await first.end();
+      const third = new pg.Client({ connectionString: db.url });
+      await third.connect();
+      try {
+        expect((await third.query<{ v: number }>({ ...statement, values: [5] })).rows[0]?.v).toBe(10);
+        // The same name for another text fails (as on one PostgreSQL connection): never the wrong statement.
+        const other = new pg.Client({ connectionString: db.url });
+        await other.connect();
+        try {
+          await expect(
+            other.query({ name: statement.name, text: 'select $1::int + 100 as v', values: [1] }),
+          ).rejects.toMatchObject({ code: '42P05' });
+        } finally {
+          await other.end();
+        }
+        expect((await third.query<{ v: number }>({ ...statement, values: [7] })).rows[0]?.v).toBe(14);
+        // A dropped statement is parsed again by the next connection that needs it.
+        await third.query('deallocate all');
+        const fourth = new pg.Client({ connectionString: db.url });
+        await fourth.connect();
+        try {
+          expect((await fourth.query<{ v: number }>({ ...statement, values: [8] })).rows[0]?.v).toBe(16);
+        } finally {
+          await fourth.end();
+        }
+      } finally {
+        await third.end();
+      }
+    } finally {
+      await second.end();
+    }
+  }, 60_000);
 });

@@ -17,8 +17,8 @@ import type {
 } from '../domain/ports.js';
 import { storableJson, storableKey, storableText } from '../domain/storable-text.js';
 import type { Database } from './db.js';
-import { guardDatabase } from '@workemon/db';
-import { conversations, followUps, requests, users } from './schema.js';
+import { guardDatabase, namedQuery } from '@workemon/db';
+import { conversations, followUps, requests } from './schema.js';
 
 interface RequesterRow extends Record<string, unknown> {
   username: string | null;
@@ -36,6 +36,22 @@ interface RequesterRow extends Record<string, unknown> {
 }
 
 const HISTORY_CURSOR = 'r';
+
+/** The user's directory entry, open conversation and take-over, in one row ($1 username, $2 channel). */
+const LOOKUP = `
+  SELECT u.username, u.display_name, u.department, u.position, u.email, u.telegram_chat_id,
+         c.id AS conversation_id, c.original_request, c.thread, c.clarifications, c.updated_at,
+         t.username IS NOT NULL AS taken_over
+  FROM (SELECT 1) AS one
+  LEFT JOIN secretary.users u ON u.username = $1
+  LEFT JOIN secretary.conversations c ON c.channel = $2 AND c.username = $1 AND c.status = 'open'
+  LEFT JOIN secretary.inbox_threads t ON t.channel = $2 AND t.username = $1 AND t.taken_over_by IS NOT NULL
+  LIMIT 1`;
+
+/** A drizzle statement whose text never varies between calls: it can run as a named one. */
+interface ConstantStatement {
+  toSQL(): { sql: string; params: unknown[] };
+}
 
 /** A `pending` row whose owner is silent too long, or which is older than any analysis can take. */
 function abandoned(timeouts: OwnerTimeouts): SQL {
@@ -57,16 +73,7 @@ export class ExchangeRepository implements ExchangeStorePort, ExchangeLeaseStore
   ): Promise<{ user?: User; openConversation?: OpenConversation; takenOver?: boolean }> {
     const username = storableKey(rawUsername);
     return guardDatabase(async () => {
-      const result = await this.db.execute<RequesterRow>(sql`
-        SELECT u.username, u.display_name, u.department, u.position, u.email, u.telegram_chat_id,
-               c.id AS conversation_id, c.original_request, c.thread, c.clarifications, c.updated_at,
-               t.username IS NOT NULL AS taken_over
-        FROM (SELECT 1) AS one
-        LEFT JOIN ${users} u ON u.username = ${username}
-        LEFT JOIN ${conversations} c ON c.channel = ${channel} AND c.username = ${username} AND c.status = 'open'
-        LEFT JOIN secretary.inbox_threads t
-          ON t.channel = ${channel} AND t.username = ${username} AND t.taken_over_by IS NOT NULL
-        LIMIT 1`);
+      const result = await namedQuery<RequesterRow>(this.db.$client, LOOKUP, [username, channel]);
       const row = result.rows[0];
       if (!row) return {};
       const user: User | undefined = row.username
@@ -98,15 +105,18 @@ export class ExchangeRepository implements ExchangeStorePort, ExchangeLeaseStore
 
   insertPending(exchange: PendingExchange, owner: string): Promise<number | undefined> {
     return guardDatabase(async () => {
-      const rows = await this.db
-        .insert(requests)
-        .values({ ...pendingColumns(exchange), status: 'pending', owner, heartbeatAt: sql`now()` })
-        .onConflictDoNothing({
-          target: [requests.channel, requests.messageId],
-          where: sql`status <> 'failed'`,
-        })
-        .returning({ id: requests.id });
-      return rows[0]?.id;
+      const ids = await this.ids(
+        this.db,
+        this.db
+          .insert(requests)
+          .values({ ...pendingColumns(exchange), status: 'pending', owner, heartbeatAt: sql`now()` })
+          .onConflictDoNothing({
+            target: [requests.channel, requests.messageId],
+            where: sql`status <> 'failed'`,
+          })
+          .returning({ id: requests.id }),
+      );
+      return ids[0];
     });
   }
 
@@ -309,21 +319,27 @@ export class ExchangeRepository implements ExchangeStorePort, ExchangeLeaseStore
     };
     let requestId: number;
     if (target.kind === 'unclaimed') {
-      const inserted = await db
-        .insert(requests)
-        .values({
-          ...pendingColumns(target.exchange),
-          ...outcome,
-          createdAt: target.exchange.receivedAt ?? now,
-        })
-        .returning({ id: requests.id });
-      requestId = inserted[0]?.id ?? 0;
+      const inserted = await this.ids(
+        db,
+        db
+          .insert(requests)
+          .values({
+            ...pendingColumns(target.exchange),
+            ...outcome,
+            createdAt: target.exchange.receivedAt ?? now,
+          })
+          .returning({ id: requests.id }),
+      );
+      requestId = inserted[0] ?? 0;
     } else {
-      const updated = await db
-        .update(requests)
-        .set(outcome)
-        .where(and(eq(requests.id, target.id), eq(requests.status, 'pending')))
-        .returning({ id: requests.id });
+      const updated = await this.ids(
+        db,
+        db
+          .update(requests)
+          .set(outcome)
+          .where(and(eq(requests.id, target.id), eq(requests.status, 'pending')))
+          .returning({ id: requests.id }),
+      );
       if (updated.length === 0) {
         // Another process declared this attempt abandoned; its answer must not be stored twice.
         throw AppError.unavailable(
@@ -340,6 +356,20 @@ export class ExchangeRepository implements ExchangeStorePort, ExchangeLeaseStore
         .onConflictDoNothing();
     }
     return { conversationId };
+  }
+
+  /**
+   * The ids a `returning id` statement returned; outside a transaction (the common case: one
+   * statement per answer) as a named statement, planned once per connection.
+   */
+  private async ids(
+    db: Pick<Database, 'insert' | 'update'>,
+    statement: ConstantStatement & PromiseLike<{ id: number }[]>,
+  ): Promise<number[]> {
+    if (db !== this.db) return (await statement).map((row) => row.id);
+    const { sql: text, params } = statement.toSQL();
+    const { rows } = await namedQuery<{ id: string | number }>(this.db.$client, text, params);
+    return rows.map((row) => Number(row.id));
   }
 
   markFailed(target: ExchangeTarget, failure: FailureRecord): Promise<void> {

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { KnowledgeHit, KnowledgeMetricsPort, KnowledgeRetriever } from '../domain/knowledge-ports.js';
-import { guardDatabase } from '@workemon/db';
+import { guardDatabase, namedQuery } from '@workemon/db';
 
 export interface LexicalRetrieverOptions {
   /** Documents scoring below this (0..1) are not relevant enough to list or to pass to the analyst. */
@@ -140,6 +140,8 @@ interface Generation {
   words: Map<string, WordLexemes>;
   df: Map<string, number>;
   passages: Map<string, PassageDetails>;
+  /** A candidates tsquery's best passages by ts_rank: the same question twice costs no ranking. */
+  candidates: Map<string, Candidate[]>;
   /** Passages in the knowledge base; undefined until a search asked. */
   n: number | undefined;
 }
@@ -147,6 +149,9 @@ interface Generation {
 /** The generation key as SQL over knowledge.documents: documents, their newest change, the newest passage. */
 const GENERATION_KEY = `count(*) || ':' || coalesce(max(updated_at)::text, '') || ':' ||
   coalesce((select max(id) from knowledge.passages)::text, '')`;
+
+/** The generation alone: what a search asks when every candidate it needs is known already. */
+const GENERATION = `select count(*)::int as documents, ${GENERATION_KEY} as key from knowledge.documents`;
 
 interface Plan {
   groups: Group[];
@@ -157,6 +162,8 @@ interface Plan {
 const MAX_CACHED = 20_000;
 /** Passages kept with their lexemes (a few KB each); past it, that cache starts empty. */
 const MAX_CACHED_PASSAGES = 5_000;
+/** Candidate lists kept (up to `candidates` ids each); past it, that cache starts empty. */
+const MAX_CACHED_CANDIDATES = 1_000;
 
 /** Query words: lowercase letters and digits, ё as е, fillers dropped, each once. */
 export function queryWords(query: string): string[] {
@@ -196,12 +203,13 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
       return await guardDatabase(async () => {
         const words = queries.map(queryWords);
         let generation = this.generation ?? (await this.current());
-        // The candidates statement also says which generation it read: what was learnt under another
-        // one is dropped and the search repeated (a write to the knowledge base in between; rare).
+        // The candidates statement (or, when every candidate list is known, the generation alone)
+        // also says which generation it read: what was learnt under another one is dropped and the
+        // search repeated (a write to the knowledge base in between; rare).
         for (let attempt = 1; ; attempt++) {
           await this.learnWords(generation, words.flat());
           const plans = words.map((w) => this.plan(generation, w));
-          const found = await this.candidates(plans);
+          const found = await this.candidates(generation, plans);
           if (found.key !== generation.key && attempt < 3) {
             generation = this.adopt(found.key, found.documents);
             continue;
@@ -230,9 +238,7 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
 
   /** Only before the first search: later ones learn the generation from their candidates statement. */
   private async current(): Promise<Generation> {
-    const { rows } = await this.pool.query<{ documents: number; key: string }>(
-      `select count(*)::int as documents, ${GENERATION_KEY} as key from knowledge.documents`,
-    );
+    const { rows } = await namedQuery<{ documents: number; key: string }>(this.pool, GENERATION, []);
     return this.adopt(rows[0]?.key ?? '', rows[0]?.documents ?? 0);
   }
 
@@ -245,6 +251,7 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
       words: new Map(),
       df: new Map(),
       passages: new Map(),
+      candidates: new Map(),
       n: undefined,
     };
     this.generation = fresh;
@@ -265,35 +272,60 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
 
   /**
    * One statement for all queries of a search: the generation, and per query its best passages by
-   * ts_rank. Where each passage has each word is read from the passage's lexemes, learnt once.
+   * ts_rank — only for the queries this generation has not ranked yet; when it has ranked them all,
+   * the generation alone. Where each passage has each word is read from the passage's lexemes,
+   * learnt once. Lists read under the generation the search assumed are kept for the next search.
    */
   private async candidates(
+    generation: Generation,
     plans: (Plan | undefined)[],
   ): Promise<{ documents: number; key: string; rows: Candidate[][] }> {
-    const { rows } = await this.pool.query<{
-      documents: number;
-      key: string;
-      candidates: [number, string, string, number][] | null;
-    }>(
-      `with q as materialized (
-         select q.i, q.query::tsquery as query
-           from unnest($1::text[]) with ordinality as q(query, i) where q.query <> ''),
-       cand as (
-         select q.i, c.id, c.document_id, c.rank
-           from q cross join lateral (
-             select p.id, p.document_id, ts_rank('{0.2,0.5,0.8,1.0}', p.search, q.query) as rank
-               from knowledge.passages p where p.search @@ q.query
-              order by rank desc limit $2) c)
-       select count(*)::int as documents, ${GENERATION_KEY} as key,
-              (select json_agg(json_build_array(c.i, c.id::text, c.document_id, c.rank::float8)
-                        order by c.i, c.rank desc) from cand c) as candidates
-         from knowledge.documents`,
-      [plans.map((plan) => plan?.orQuery ?? ''), this.options.candidates ?? 60],
-    );
-    const perQuery: Candidate[][] = plans.map(() => []);
-    for (const [query, id, documentId, rank] of rows[0]?.candidates ?? [])
-      perQuery[query - 1]?.push({ id, document_id: documentId, rank });
-    return { documents: rows[0]?.documents ?? 0, key: rows[0]?.key ?? '', rows: perQuery };
+    const queries = plans.map((plan) => plan?.orQuery ?? '');
+    const missing = [...new Set(queries.filter((q) => q !== '' && !generation.candidates.has(q)))];
+    let documents: number;
+    let key: string;
+    const fetched = new Map<string, Candidate[]>(missing.map((q) => [q, []]));
+    if (missing.length === 0) {
+      const { rows } = await namedQuery<{ documents: number; key: string }>(this.pool, GENERATION, []);
+      documents = rows[0]?.documents ?? 0;
+      key = rows[0]?.key ?? '';
+    } else {
+      const { rows } = await namedQuery<{
+        documents: number;
+        key: string;
+        candidates: [number, string, string, number][] | null;
+      }>(
+        this.pool,
+        `with q as materialized (
+           select q.i, q.query::tsquery as query
+             from unnest($1::text[]) with ordinality as q(query, i) where q.query <> ''),
+         cand as (
+           select q.i, c.id, c.document_id, c.rank
+             from q cross join lateral (
+               select p.id, p.document_id, ts_rank('{0.2,0.5,0.8,1.0}', p.search, q.query) as rank
+                 from knowledge.passages p where p.search @@ q.query
+                order by rank desc limit $2) c)
+         select count(*)::int as documents, ${GENERATION_KEY} as key,
+                (select json_agg(json_build_array(c.i, c.id::text, c.document_id, c.rank::float8)
+                          order by c.i, c.rank desc) from cand c) as candidates
+           from knowledge.documents`,
+        [missing, this.options.candidates ?? 60],
+      );
+      documents = rows[0]?.documents ?? 0;
+      key = rows[0]?.key ?? '';
+      for (const [query, id, documentId, rank] of rows[0]?.candidates ?? [])
+        fetched.get(missing[query - 1] ?? '')?.push({ id, document_id: documentId, rank });
+      if (key === generation.key) {
+        if (generation.candidates.size + missing.length > MAX_CACHED_CANDIDATES)
+          generation.candidates.clear();
+        for (const [query, list] of fetched) generation.candidates.set(query, list);
+      }
+    }
+    return {
+      documents,
+      key,
+      rows: queries.map((q) => fetched.get(q) ?? generation.candidates.get(q) ?? []),
+    };
   }
 
   private score(
@@ -353,7 +385,7 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
   private async learnPassages(generation: Generation, ids: string[]): Promise<void> {
     const missing = [...new Set(ids)].filter((id) => !generation.passages.has(id));
     if (missing.length === 0) return;
-    const { rows } = await this.pool.query<{
+    const { rows } = await namedQuery<{
       id: string;
       title: string;
       url: string | null;
@@ -361,6 +393,7 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
       text: string;
       search: string;
     }>(
+      this.pool,
       `select p.id::text, d.title, d.url, p.heading_path, p.text, p.search::text as search
          from knowledge.passages p join knowledge.documents d on d.id = p.document_id
         where p.id = any($1::bigint[])`,
@@ -378,12 +411,13 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
   private async learnWords(generation: Generation, words: string[]): Promise<void> {
     const missing = [...new Set(words)].filter((w) => !generation.words.has(w));
     if (missing.length > 0) {
-      const { rows } = await this.pool.query<{
+      const { rows } = await namedQuery<{
         ord: number;
         lexeme: string;
         form: string | null;
         sim: number | null;
       }>(
+        this.pool,
         `select w.ord::int as ord, l.lexeme, e.form, e.sim
            from unnest($1::text[]) with ordinality as w(word, ord)
           cross join lateral unnest(tsvector_to_array(to_tsvector('russian', w.word))) as l(lexeme)
@@ -409,7 +443,8 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
       }
     const unknown = [...forms].filter((f) => !generation.df.has(f));
     if (unknown.length === 0 && generation.n !== undefined) return;
-    const stats = await this.pool.query<{ n: number; df: number[] }>(
+    const stats = await namedQuery<{ n: number; df: number[] }>(
+      this.pool,
       `select (select count(*)::int from knowledge.passages) as n,
               array(select (select count(*)::int from knowledge.passages p where p.search @@ f::tsquery)
                       from unnest($1::text[]) with ordinality as x(f, o) order by o) as df`,

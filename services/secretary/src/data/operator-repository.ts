@@ -13,7 +13,7 @@ import type {
 import { CHANNELS } from '@workemon/contracts';
 import { AppError } from '@workemon/errors';
 import { sql, type SQL } from 'drizzle-orm';
-import { guardDatabase } from '@workemon/db';
+import { guardDatabase, namedQuery } from '@workemon/db';
 import type { Database } from './db.js';
 import type { HeldMessage } from '../domain/operator-hold.js';
 import type { NewOperatorReply, OperatorAction, OperatorStorePort, RecordedReply } from '../domain/ports.js';
@@ -91,6 +91,10 @@ const SEARCH_WINDOW = 400;
 
 const containsPattern = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
+/** Is the conversation ($1 channel, $2 username) taken over? Asked before every message with a message_id. */
+const TAKEN_OVER = `SELECT 1 FROM secretary.inbox_threads
+  WHERE channel = $1 AND username = $2 AND taken_over_by IS NOT NULL`;
+
 /** secretary.inbox_threads + secretary.operator_messages: what the console reads and changes. */
 export class OperatorRepository implements OperatorStorePort {
   constructor(private readonly db: Database) {}
@@ -104,9 +108,7 @@ export class OperatorRepository implements OperatorStorePort {
     // statement. A take-over racing this read is as if it came a moment later (the message is
     // analysed), as with any take-over during an analysis.
     const taken = await guardDatabase(() =>
-      this.db.execute(sql`
-        SELECT 1 FROM secretary.inbox_threads
-        WHERE channel = ${message.channel} AND username = ${message.username} AND taken_over_by IS NOT NULL`),
+      namedQuery(this.db.$client, TAKEN_OVER, [message.channel, message.username]),
     );
     return taken.rows.length > 0 && this.hold(message);
   }
