@@ -338,7 +338,7 @@ export class AnalyzeRequestUseCase {
       if (record.followUps?.length) this.deps.followUps?.kick();
       // At debug: the access log line (info) carries channel, action and conversation already.
       // Built only when debug is on: its fields are per-request garbage otherwise.
-      if (logger.isDebugEnabled())
+      if (logger.isLevelEnabled('debug'))
         logger.debug('request analysed', {
           event: { action: 'analyze-request', outcome: 'success' },
           user: { name: truncateForLog(input.username, 64) },
