@@ -16,8 +16,12 @@ const PARSE = 'P'.charCodeAt(0);
 const CLOSE = 'C'.charCodeAt(0);
 const FLUSH = 'H'.charCodeAt(0);
 const PARSE_COMPLETE = Uint8Array.of('1'.charCodeAt(0), 0, 0, 0, 4);
-/** A simple query that may drop prepared statements (DEALLOCATE, DISCARD ALL). */
-const DROPS_STATEMENTS = /deallocate|discard/i;
+/**
+ * A simple query that drops prepared statements: one that is a DEALLOCATE or DISCARD command, not any
+ * text that mentions the words. Forgetting a statement the session still holds would send its next
+ * Parse to PGlite: 42P05 on every use of it from then on. (The services send neither command.)
+ */
+const DROPS_STATEMENTS = /^\s*(?:deallocate|discard)\b/i;
 
 /** The NUL-terminated name that starts a Parse or Close body (after the Close's kind byte). */
 function statementName(message: Uint8Array, start: number): string {
@@ -90,7 +94,7 @@ function keepExtendedBatchesTogether(server: PGLiteSocketServer, db: PGlite): vo
     } else if (type === SYNC) midBatch = false;
     else if (type === SIMPLE_QUERY) {
       midBatch = false;
-      if (prepared.size > 0 && DROPS_STATEMENTS.test(Buffer.from(message).toString('latin1')))
+      if (prepared.size > 0 && DROPS_STATEMENTS.test(Buffer.from(message.subarray(5)).toString('latin1')))
         prepared.clear();
     }
     return db.execProtocolRawStream(message, { onRawData: keep });

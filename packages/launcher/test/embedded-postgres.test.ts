@@ -167,6 +167,15 @@ describe('embedded PostgreSQL (PGlite over the wire protocol)', () => {
           await other.end();
         }
         expect((await third.query<{ v: number }>({ ...statement, values: [7] })).rows[0]?.v).toBe(14);
+        // Text that only mentions the commands drops nothing: the statement keeps working everywhere.
+        await third.query("select 'deallocate all, discard all' as words");
+        const mentions = new pg.Client({ connectionString: db.url });
+        await mentions.connect();
+        try {
+          expect((await mentions.query<{ v: number }>({ ...statement, values: [6] })).rows[0]?.v).toBe(12);
+        } finally {
+          await mentions.end();
+        }
         // A dropped statement is parsed again by the next connection that needs it.
         await third.query('deallocate all');
         const fourth = new pg.Client({ connectionString: db.url });

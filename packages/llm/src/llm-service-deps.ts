@@ -1,5 +1,5 @@
 import { createServiceMetrics, HealthRegistry, type ServiceMetrics } from '@workemon/http-kit';
-import { createLogger, type Logger } from '@workemon/logger';
+import { createLogger, type Logger, type LogLevel } from '@workemon/logger';
 import type { LlmClient } from './llm-client.js';
 import {
   createLlmRuntime,
@@ -26,7 +26,7 @@ export interface LlmServiceDeps {
 export interface LlmServiceDepsOptions {
   service: string;
   version: string;
-  config: LlmConfig & { LOG_LEVEL: string; SERVICE_TOKEN?: string | undefined };
+  config: LlmConfig & { LOG_LEVEL: LogLevel; SERVICE_TOKEN?: string | undefined };
   builtInPrompt: string;
   /** The service's logger (main.ts makes it before starting, to log start-up failures); made from config when absent. */
   logger?: Logger;

@@ -1,10 +1,28 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { writeSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import { ecsFormat } from '@elastic/ecs-winston-format';
-import winston from 'winston';
+import { stringify } from 'safe-stable-stringify';
 
-export type Logger = winston.Logger;
+/** npm's levels, as LOG_LEVEL names them: a line is written when its level is at or above the logger's. */
+const LEVELS = { error: 0, warn: 1, info: 2, http: 3, verbose: 4, debug: 5, silly: 6 } as const;
+export type LogLevel = keyof typeof LEVELS;
+
+/** What a call site adds to a line: ECS fields (`event`, `http`, `trace.id`, …) and `err` for an Error. */
+export type LogFields = Record<string, unknown>;
+type LogMethod = (message: string, fields?: LogFields) => void;
+
+export interface Logger {
+  readonly level: LogLevel;
+  isLevelEnabled(level: LogLevel): boolean;
+  log(level: LogLevel, message: string, fields?: LogFields): void;
+  error: LogMethod;
+  warn: LogMethod;
+  info: LogMethod;
+  http: LogMethod;
+  verbose: LogMethod;
+  debug: LogMethod;
+  silly: LogMethod;
+}
 
 export interface RequestContext {
   requestId: string;
@@ -30,6 +48,8 @@ const REDACTED = '[REDACTED]';
  * (request texts, usernames); the SQL itself is parameterised and stays.
  */
 export function redactText(text: string): string {
+  // Nearly every text holds none of the four patterns: one test instead of four replaces.
+  if (!MAY_HOLD_SECRET.test(text)) return text;
   return text
     .replace(/\nparams: [\s\S]*?(?=\n {4}at |$)/g, '\n(query parameters omitted)')
     .replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]+/gi, `$1${REDACTED}`)
@@ -37,46 +57,183 @@ export function redactText(text: string): string {
     .replace(/(\w+:\/\/[^:/\s@]+:)[^@\s/]+@/g, `$1${REDACTED}@`);
 }
 
-function redactValue(value: unknown, depth: number, seen: WeakSet<object>): unknown {
-  if (typeof value === 'string') return redactText(value);
-  if (value === null || typeof value !== 'object' || depth > 6) return value;
-  if (value instanceof Error) return value;
-  if (seen.has(value)) return '[Circular]';
-  seen.add(value);
-  if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1, seen));
-  const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value)) {
-    out[key] =
-      SECRET_KEY.test(key) && v !== undefined && v !== null ? REDACTED : redactValue(v, depth + 1, seen);
+/** What each pattern of redactText needs to match at all. */
+const MAY_HOLD_SECRET = /\nparams: |bearer\s|\/bot\d|:\/\//i;
+
+/**
+ * A field value as JSON with secrets redacted, in one pass: strings through redactText, values under
+ * a secret-looking key replaced, objects to depth 6 written as their own enumerable entries with
+ * sorted keys, a repeated object as "[Circular]"; an Error or anything deeper as it is. `undefined`
+ * for what JSON leaves out (undefined, functions, symbols).
+ */
+function redactedJson(value: unknown, depth: number, seen: Set<object>): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(redactText(value));
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+    case 'bigint':
+      return String(value);
+    case 'object':
+      break;
+    default:
+      return undefined;
   }
-  return out;
+  if (value === null) return 'null';
+  if (depth > 6 || value instanceof Error) return stringify(value);
+  if (seen.has(value)) return '"[Circular]"';
+  seen.add(value);
+  if (Array.isArray(value)) {
+    let out = '';
+    for (let i = 0; i < value.length; i++)
+      out += `${i === 0 ? '' : ','}${redactedJson(value[i], depth + 1, seen) ?? 'null'}`;
+    return `[${out}]`;
+  }
+  // An own toJSON was copied along with the entries, and safe-stable-stringify then called it.
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function' && Object.hasOwn(value, 'toJSON'))
+    return stringify(value);
+  // Visited in insertion order (which repeat of an object is "[Circular]"), written in key order.
+  const entries: [string, string][] = [];
+  for (const key of Object.keys(value)) {
+    const v = (value as Record<string, unknown>)[key];
+    const json =
+      SECRET_KEY.test(key) && v !== undefined && v !== null
+        ? REDACTED_JSON
+        : redactedJson(v, depth + 1, seen);
+    if (json !== undefined) entries.push([key, json]);
+  }
+  return objectJson(entries);
 }
 
-/** Winston format: secrets never reach a log line, whatever the call site passed. */
-const redactFormat = winston.format((info) => {
-  const seen = new WeakSet<object>();
-  for (const key of Object.keys(info)) {
-    if (key === 'level' || key === 'err' || key === 'error') continue;
-    const value = info[key];
-    info[key] = SECRET_KEY.test(key) && value !== undefined ? REDACTED : redactValue(value, 0, seen);
-  }
-  if (typeof info.message === 'string') info.message = redactText(info.message);
-  return info;
-});
+const REDACTED_JSON = JSON.stringify(REDACTED);
 
-const traceFormat = winston.format((info) => {
-  const requestId = currentRequestId();
-  if (requestId && info['trace.id'] === undefined) info['trace.id'] = requestId;
-  return info;
-});
+/** `{"key":value,…}` in the order of the keys' UTF-16 code units (safe-stable-stringify's order). */
+function objectJson(entries: [string, string][]): string {
+  if (entries.length > 1) entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  let out = '';
+  for (let i = 0; i < entries.length; i++) {
+    const [key, json] = entries[i]!;
+    out += `${i === 0 ? '' : ','}${JSON.stringify(key)}:${json}`;
+  }
+  return `{${out}}`;
+}
 
 export interface CreateLoggerOptions {
   service: string;
   version: string;
-  level?: string;
+  level?: LogLevel;
   environment?: string;
   /** Where lines go; stdout by default. Tests pass a capturing stream. */
   stream?: NodeJS.WritableStream;
+}
+
+/** The version of the ECS logging spec the lines follow (what @elastic/ecs-winston-format wrote). */
+const ECS_VERSION = '8.10.0';
+
+/**
+ * One ECS JSON line per call, written synchronously: the fields winston with ecs-winston-format wrote
+ * (sorted keys, `err` as `error.*`, service fields, `trace.id` from the request context, secrets
+ * redacted), without winston's object-mode streams, and nothing at all for a level that is off
+ * (winston formatted every debug line before its transport dropped it).
+ */
+class EcsLogger implements Logger {
+  readonly level: LogLevel;
+  private readonly threshold: number;
+  private readonly stream: { write(chunk: string): unknown };
+  /** service.name, service.version, service.environment and event.dataset, as JSON once. */
+  private readonly serviceEntries: [string, string][];
+
+  constructor(options: CreateLoggerOptions) {
+    this.level = options.level ?? 'info';
+    this.threshold = LEVELS[this.level];
+    this.stream = options.stream ?? (stdoutWriter ??= new CoalescingWriter(process.stdout, 1));
+    const service: [string, string | undefined][] = [
+      ['service.name', options.service],
+      ['service.version', options.version],
+      ['service.environment', options.environment],
+      ['event.dataset', options.service],
+    ];
+    this.serviceEntries = service.flatMap(([key, value]) => (value ? [[key, JSON.stringify(value)]] : []));
+  }
+
+  isLevelEnabled(level: LogLevel): boolean {
+    return LEVELS[level] <= this.threshold;
+  }
+
+  log(level: LogLevel, message: string, fields?: LogFields): void {
+    if (LEVELS[level] > this.threshold) return;
+    this.stream.write(`${this.line(level, message, fields)}\n`);
+  }
+
+  error(message: string, fields?: LogFields): void {
+    this.log('error', message, fields);
+  }
+  warn(message: string, fields?: LogFields): void {
+    this.log('warn', message, fields);
+  }
+  info(message: string, fields?: LogFields): void {
+    this.log('info', message, fields);
+  }
+  http(message: string, fields?: LogFields): void {
+    this.log('http', message, fields);
+  }
+  verbose(message: string, fields?: LogFields): void {
+    this.log('verbose', message, fields);
+  }
+  debug(message: string, fields?: LogFields): void {
+    this.log('debug', message, fields);
+  }
+  silly(message: string, fields?: LogFields): void {
+    this.log('silly', message, fields);
+  }
+
+  private line(level: LogLevel, message: string, fields: LogFields | undefined): string {
+    const entries: [string, string][] = [];
+    let traced = false;
+    if (fields) {
+      // Secrets never reach a line, whatever the call site passed; `err` and `error` are written as
+      // given, an Error in `err` as ECS `error.*` fields.
+      const seen = new Set<object>();
+      const err = fields.err instanceof Error ? fields.err : undefined;
+      for (const key of Object.keys(fields)) {
+        // As winston did: a `message` field is appended to the message, a `level` field never written.
+        if (key === 'message' || key === 'level' || (err && (key === 'err' || key === 'error'))) continue;
+        const value = fields[key];
+        if (key === 'trace.id' && value !== undefined) traced = true;
+        const json =
+          key === 'err' || key === 'error'
+            ? stringify(value)
+            : SECRET_KEY.test(key) && value !== undefined
+              ? REDACTED_JSON
+              : redactedJson(value, 0, seen);
+        if (json !== undefined) entries.push([key, json]);
+      }
+      if (err) entries.push(['error', errorJson(err)]);
+      if (fields.message) message = `${message} ${String(fields.message)}`;
+    }
+    const requestId = traced ? undefined : currentRequestId();
+    if (requestId) entries.push(['trace.id', JSON.stringify(redactText(requestId))]);
+    entries.push(
+      ['message', JSON.stringify(redactText(message))],
+      ['@timestamp', `"${new Date().toISOString()}"`],
+      ['log.level', `"${level}"`],
+      ['ecs.version', `"${ECS_VERSION}"`],
+      ...this.serviceEntries,
+    );
+    return objectJson(entries);
+  }
+}
+
+/** An Error as ECS `error.*` fields: its own enumerable fields, type, message, stack and cause. */
+function errorJson(err: Error): string {
+  const error: Record<string, unknown> = { ...err };
+  error.type = typeof err.constructor === 'function' ? err.constructor.name : err.name;
+  error.message = err.message;
+  error.stack_trace = err.stack;
+  const cause: unknown = err.cause;
+  if (cause) error.cause = cause instanceof Error ? cause.stack : String(cause);
+  return stringify(error);
 }
 
 /**
@@ -139,23 +296,7 @@ export class CoalescingWriter extends Writable {
 let stdoutWriter: CoalescingWriter | undefined;
 
 export function createLogger(options: CreateLoggerOptions): Logger {
-  const stream = options.stream ?? (stdoutWriter ??= new CoalescingWriter(process.stdout, 1));
-  return winston.createLogger({
-    level: options.level ?? 'info',
-    format: winston.format.combine(
-      traceFormat(),
-      redactFormat(),
-      ecsFormat({
-        apmIntegration: false,
-        convertReqRes: false,
-        serviceName: options.service,
-        serviceVersion: options.version,
-        ...(options.environment ? { serviceEnvironment: options.environment } : {}),
-      }),
-    ),
-    transports: [new winston.transports.Stream({ stream })],
-    exitOnError: false,
-  });
+  return new EcsLogger(options);
 }
 
 /** A stream that keeps every line written, for tests that assert on log output. */

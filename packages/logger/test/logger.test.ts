@@ -58,6 +58,40 @@ describe('logger', () => {
     expect((line!.error as { stack_trace: string }).stack_trace).toContain('TypeError');
   });
 
+  it('when the message holds printf-like tokens (a URL-encoded path), then the fields are still written', () => {
+    const out = new CapturedLines();
+    const logger = createLogger({ service: 'ai-test', version: '1', stream: out });
+    logger.warn('GET /%d0%bf%s 404', { http: { response: { status_code: 404 } }, 'trace.id': 'r-9' });
+    expect(out.records()[0]).toMatchObject({ http: { response: { status_code: 404 } }, 'trace.id': 'r-9' });
+  });
+
+  it('when a line is below the logger level, then nothing is written and its fields are never read', () => {
+    const out = new CapturedLines();
+    const logger = createLogger({ service: 'ai-test', version: '1', stream: out, level: 'info' });
+    let reads = 0;
+    const fields = {
+      get detail() {
+        reads++;
+        return 'x';
+      },
+    };
+    logger.debug('per-stage detail', fields);
+    expect(out.lines).toEqual([]);
+    expect(reads).toBe(0);
+    expect(logger.isLevelEnabled('debug')).toBe(false);
+  });
+
+  it('when fields nest and repeat, then keys are sorted at every depth and a repeated object is [Circular]', () => {
+    const out = new CapturedLines();
+    const logger = createLogger({ service: 'ai-test', version: '1', stream: out });
+    const loop: Record<string, unknown> = { b: 2, a: 1 };
+    loop.self = loop;
+    logger.info('shape', { zeta: { y: [loop], x: undefined }, alpha: 1, message: 'more', level: 'error' });
+    expect(out.lines[0]).toMatch(
+      /^\{"@timestamp":"[^"]+","alpha":1,"ecs\.version":"8\.10\.0","event\.dataset":"ai-test","log\.level":"info","message":"shape more","service\.name":"ai-test","service\.version":"1","zeta":\{"y":\[\{"a":1,"b":2,"self":"\[Circular\]"\}\]\}\}$/,
+    );
+  });
+
   it('when text contains a DSN password, then redactText masks only the password', () => {
     expect(redactText('postgres://app:s3cret@db/x')).toBe('postgres://app:[REDACTED]@db/x');
   });
