@@ -22,6 +22,8 @@ import { createTestDatabase, freePort, freePortBlock } from '@workemon/testkit';
 import { runLoad } from './load.mjs';
 import { cpuDelta, cpuMs, cpuSnapshot, groupCpuMs, rssMb } from './proc-stat.mjs';
 
+/** The bare baseline's CPU per answer in the quiet run the ms targets were last judged on (README, Performance). */
+const REFERENCE_BASELINE_MS = 2.54;
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const children = [];
 const TOKEN = 'bench-service-token-0123456789abcdef';
@@ -351,6 +353,17 @@ async function scenario(kind, { measureMemory }) {
         // The ratio to the baseline measured in the same rounds drifts far less than either figure.
         `${meshSum.toFixed(2)} ms (baseline ${bareSum.toFixed(2)} ms, ${(meshSum / bareSum).toFixed(2)}×)`,
         meshSum <= cpuTarget,
+      ),
+  );
+  // The same target as a ratio: CPU milliseconds differ between machines (the bare baseline measured
+  // 2.54 ms on the quiet machine the targets were judged on, 3.5 ms on a slower one), the ratio much less.
+  const ratioTarget = cpuTarget / REFERENCE_BASELINE_MS;
+  console.log(
+    `     as a ratio to the baseline (target ≤ ${ratioTarget.toFixed(2)}×, i.e. ${cpuTarget} ms at a ${REFERENCE_BASELINE_MS} ms baseline): ` +
+      judge(
+        `[${kind}] CPU per answer / baseline's (≤ ${ratioTarget.toFixed(2)}×)`,
+        `${(meshSum / bareSum).toFixed(2)}×`,
+        meshSum / bareSum <= ratioTarget,
       ),
   );
 

@@ -8,6 +8,7 @@ describe('ChatCompletionsClient: the SDK-compatible transport', () => {
   let server: Server;
   let baseURL: string;
   const seen: IncomingMessage['headers'][] = [];
+  const bodies: string[] = [];
   const replies: ((res: ServerResponse) => void)[] = [];
   const ok = (res: ServerResponse) =>
     res
@@ -16,8 +17,11 @@ describe('ChatCompletionsClient: the SDK-compatible transport', () => {
 
   beforeAll(async () => {
     server = createServer((req, res) => {
-      req.resume();
+      let text = '';
+      req.setEncoding('utf8');
+      req.on('data', (chunk: string) => (text += chunk));
       req.on('end', () => {
+        bodies.push(text);
         seen.push(req.headers);
         (replies.shift() ?? ok)(res);
       });
@@ -44,6 +48,42 @@ describe('ChatCompletionsClient: the SDK-compatible transport', () => {
     await client.create(body);
     expect(seen[0]?.authorization).toBe('Api-Key secret');
     expect(seen[0]?.['x-folder-id']).toBe('b1g');
+    await client.close();
+  });
+
+  it('when requests repeat the system prompt, then every body is exactly the JSON of its request', async () => {
+    const client = new ChatCompletionsClient({ baseURL, apiKey: 'k', timeoutMs: 2_000, maxRetries: 0 });
+    const system = 'Ты аналитик. Ответь "JSON" \\ без\nпрозы\u0001';
+    const requests = [
+      {
+        model: 'm',
+        messages: [
+          { role: 'system' as const, content: system },
+          { role: 'user' as const, content: 'a' },
+        ],
+        temperature: 0.2,
+      },
+      {
+        model: 'm',
+        messages: [
+          { role: 'system' as const, content: `${system}` },
+          { role: 'user' as const, content: 'b' },
+        ],
+        temperature: 0.2,
+        response_format: { type: 'json_object' as const },
+      },
+      {
+        model: 'm',
+        messages: [
+          { role: 'system' as const, content: 'другой' },
+          { role: 'user' as const, content: 'c' },
+          { role: 'assistant' as const, content: '{' },
+        ],
+      },
+    ];
+    bodies.length = 0;
+    for (const request of requests) await client.create(request);
+    expect(bodies).toEqual(requests.map((request) => JSON.stringify(request)));
     await client.close();
   });
 

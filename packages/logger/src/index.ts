@@ -110,7 +110,15 @@ const REDACTED_JSON = JSON.stringify(REDACTED);
 
 /** `{"key":value,…}` in the order of the keys' UTF-16 code units (safe-stable-stringify's order). */
 function objectJson(entries: [string, string][]): string {
-  if (entries.length > 1) entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  // Insertion sort: a line's objects have a handful of keys, and Array#sort allocates for each call.
+  if (entries.length > 200) entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  else
+    for (let i = 1; i < entries.length; i++) {
+      const entry = entries[i]!;
+      let j = i;
+      for (; j > 0 && entries[j - 1]![0] > entry[0]; j--) entries[j] = entries[j - 1]!;
+      entries[j] = entry;
+    }
   let out = '';
   for (let i = 0; i < entries.length; i++) {
     const [key, json] = entries[i]!;

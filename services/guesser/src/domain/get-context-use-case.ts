@@ -11,6 +11,14 @@ export interface GetContextDeps {
   logger: Logger;
 }
 
+/** The same string for every call with one prompt: the LLM client serialises it once. */
+const systemMessages = new Map<string, string>();
+function systemMessage(prompt: string): string {
+  let message = systemMessages.get(prompt);
+  if (message === undefined) systemMessages.set(prompt, (message = `${prompt}\n\n${VERDICT_FORMAT}`));
+  return message;
+}
+
 /** Asks the LLM whether the request carries enough context, and returns its verdict. */
 export async function getContextUseCase(
   deps: GetContextDeps,
@@ -18,7 +26,7 @@ export async function getContextUseCase(
 ): Promise<ContextResponse> {
   const llm = deps.llm();
   const result = await llm.completeJson(ContextVerdictSchema, {
-    system: `${deps.systemPrompt}\n\n${VERDICT_FORMAT}`,
+    system: systemMessage(deps.systemPrompt),
     user: buildUserMessage(input),
   });
   // debug: the secretary logs the outcome of the whole exchange; this is the per-stage detail.

@@ -15,13 +15,25 @@ export interface PrepareAnalyticsDeps {
   logger: Logger;
 }
 
+/** The same string for every call with one prompt (with and without knowledge): the LLM client serialises it once. */
+const systemMessages = { plain: new Map<string, string>(), withKnowledge: new Map<string, string>() };
+function systemMessage(prompt: string, withKnowledge: boolean): string {
+  const messages = withKnowledge ? systemMessages.withKnowledge : systemMessages.plain;
+  let message = messages.get(prompt);
+  if (message === undefined) {
+    message = `${prompt}\n\n${VERDICT_FORMAT}${withKnowledge ? `\n\n${KNOWLEDGE_RULES}` : ''}`;
+    messages.set(prompt, message);
+  }
+  return message;
+}
+
 /** Asks the LLM which components and operations answer the request; keeps only enum actions. */
 export async function prepareAnalyticsUseCase(
   deps: PrepareAnalyticsDeps,
   input: PrepareAnalyticsInput,
 ): Promise<AnalyticsResponse> {
   const result = await deps.llm().completeJson(AnalyticsVerdictSchema, {
-    system: `${deps.systemPrompt}\n\n${VERDICT_FORMAT}${input.passages ? `\n\n${KNOWLEDGE_RULES}` : ''}`,
+    system: systemMessage(deps.systemPrompt, input.passages !== undefined),
     user: buildUserMessage(input),
   });
   const proposed = result.data.action ? ActionSchema.safeParse(result.data.action.trim()) : undefined;
