@@ -14,6 +14,7 @@ const SYNC = 'S'.charCodeAt(0);
 const SIMPLE_QUERY = 'Q'.charCodeAt(0);
 const PARSE = 'P'.charCodeAt(0);
 const CLOSE = 'C'.charCodeAt(0);
+const FLUSH = 'H'.charCodeAt(0);
 const PARSE_COMPLETE = Uint8Array.of('1'.charCodeAt(0), 0, 0, 0, 4);
 /**
  * A simple query that drops prepared statements: one that is a DEALLOCATE or DISCARD command, not any
@@ -45,6 +46,9 @@ const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.compare(a, b) === 0;
  * reaches PGlite and fails. The services name statements after their constant text
  * (`namedQuery` in @workemon/db), so the session holds one statement per text, however connections
  * come and go.
+ *
+ * A batch's answers are kept until its Sync (or Flush) and written to the socket at once, as
+ * PostgreSQL buffers them; pglite-socket would write each message's answer on its own.
  */
 function keepExtendedBatchesTogether(server: PGLiteSocketServer, db: PGlite): void {
   const queue = (server as unknown as { queryQueue?: { db?: unknown } }).queryQueue;
@@ -55,27 +59,28 @@ function keepExtendedBatchesTogether(server: PGLiteSocketServer, db: PGlite): vo
   let midBatch = false;
   /** Named statements in the session, each with the Parse message that created it. */
   const prepared = new Map<string, Uint8Array>();
-  const execProtocolRawStream = (
-    message: Uint8Array,
-    options: Parameters<PGlite['execProtocolRawStream']>[1],
-  ): Promise<void> => {
-    const type = message[0] ?? 0;
+  /** The batch's answers so far: sent in one write at its Sync (or Flush), as PostgreSQL does. */
+  let pending: Buffer[] = [];
+  const keep = (data: Uint8Array) => {
+    // A copy: PGlite may reuse the memory it handed over.
+    if (data.length > 0) pending.push(Buffer.from(data));
+  };
+  const run = (message: Uint8Array, type: number): Promise<void> => {
     // A batch starts with its Parse (node-postgres sends one per batch), never after an error.
     if (type === PARSE && !midBatch && message[5] !== 0) {
       midBatch = true;
       const name = statementName(message, 5);
       const known = prepared.get(name);
       if (known && sameBytes(known, message)) {
-        options.onRawData(PARSE_COMPLETE);
+        keep(PARSE_COMPLETE);
         return Promise.resolve();
       }
       let parsed = false;
       return db
         .execProtocolRawStream(message, {
-          ...options,
           onRawData: (data) => {
             if (data[0] === PARSE_COMPLETE[0]) parsed = true;
-            options.onRawData(data);
+            keep(data);
           },
         })
         .then(() => {
@@ -92,7 +97,26 @@ function keepExtendedBatchesTogether(server: PGLiteSocketServer, db: PGlite): vo
       if (prepared.size > 0 && DROPS_STATEMENTS.test(Buffer.from(message.subarray(5)).toString('latin1')))
         prepared.clear();
     }
-    return db.execProtocolRawStream(message, options);
+    return db.execProtocolRawStream(message, { onRawData: keep });
+  };
+  const execProtocolRawStream = async (
+    message: Uint8Array,
+    options: Parameters<PGlite['execProtocolRawStream']>[1],
+  ): Promise<void> => {
+    const type = message[0] ?? 0;
+    let failed = true;
+    try {
+      await run(message, type);
+      failed = false;
+    } finally {
+      // One socket write per batch instead of one per message: the writes were most of the
+      // process's CPU for a small statement.
+      if ((failed || type === FLUSH || !MID_BATCH.has(type)) && pending.length > 0) {
+        const data = pending.length === 1 ? pending[0] : Buffer.concat(pending);
+        pending = [];
+        if (data) options.onRawData(data);
+      }
+    }
   };
   queue.db = new Proxy(db, {
     get(target, property, receiver) {
@@ -102,6 +126,7 @@ function keepExtendedBatchesTogether(server: PGLiteSocketServer, db: PGlite): vo
         // Called when the pinned connection went away: its batch is over as well.
         return (...args: Parameters<PGlite['exec']>) => {
           midBatch = false;
+          pending = [];
           return target.isInTransaction() ? target.exec(...args) : Promise.resolve([]);
         };
       const value: unknown = Reflect.get(target, property, receiver);

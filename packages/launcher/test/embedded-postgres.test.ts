@@ -50,6 +50,8 @@ async function rawConnection(url: string) {
     }
   });
   const untilReady = () => new Promise<string[]>((r) => (waiting = r));
+  /** The backend's messages so far that are not yet part of an `untilReady` answer. */
+  const received = () => [...seen];
   await new Promise<void>((r) => socket.once('connect', () => r()));
   const startup = Buffer.concat([
     int32(196608),
@@ -62,7 +64,7 @@ async function rawConnection(url: string) {
   const ready = untilReady();
   socket.write(Buffer.concat([int32(startup.length + 4), startup]));
   await ready;
-  return { socket, untilReady };
+  return { socket, untilReady, received };
 }
 
 describe('embedded PostgreSQL (PGlite over the wire protocol)', () => {
@@ -188,6 +190,27 @@ describe('embedded PostgreSQL (PGlite over the wire protocol)', () => {
       }
     } finally {
       await second.end();
+    }
+  }, 60_000);
+
+  it('when a client flushes mid-batch, then it gets the answers so far before its Sync', async () => {
+    const client = await rawConnection(db.url);
+    try {
+      client.socket.write(
+        Buffer.concat([message('P', cstr(''), cstr('select 1 as v'), int16(0)), message('H')]),
+      );
+      await expect.poll(() => client.received(), { timeout: 5_000 }).toEqual(['1']);
+      const answer = client.untilReady();
+      client.socket.write(
+        Buffer.concat([
+          message('B', cstr(''), cstr(''), int16(0), int16(0), int16(0)),
+          message('E', cstr(''), int32(0)),
+          message('S'),
+        ]),
+      );
+      expect(await answer).toEqual(['1', '2', 'D', 'C', 'Z']);
+    } finally {
+      client.socket.destroy();
     }
   }, 60_000);
 });
