@@ -56,7 +56,13 @@ export function createHttpApp(options: HttpAppOptions): Express {
     admin: options.adminKeys ?? [],
   });
 
-  // Request id first: everything after it (including the access log) runs in its context.
+  const maxUrl = options.maxUrlLength ?? 64 * 1024;
+  const logRequest = accessLog(logger, metrics, knownRoutes);
+  const guard = meshGuard(authenticator, knownRoutes, options.perKeyRateLimit);
+  // One layer for the steps every request takes, in this order: request id (everything after it,
+  // the access log included, runs in its context), access log, URL limit, bearer auth, per-key
+  // rate limit, 405 for a known path with another method. Express's dispatch of each layer cost
+  // more than most of these steps themselves.
   app.use((req, res, next) => {
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
@@ -64,23 +70,19 @@ export function createHttpApp(options: HttpAppOptions): Express {
     // Every answer is JSON, text or the docs UI: browsers must not guess another type.
     res.setHeader('x-content-type-options', 'nosniff');
     res.locals.requestId = requestId;
-    requestContext.run({ requestId }, () => next());
-  });
-
-  app.use(accessLog(logger, metrics, knownRoutes));
-
-  const maxUrl = options.maxUrlLength ?? 64 * 1024;
-  app.use((req, _res, next) => {
-    if (req.originalUrl.length > maxUrl) {
-      next(
-        new AppError(
-          'PAYLOAD_TOO_LARGE',
-          `URL is longer than ${maxUrl} characters: send long texts with POST as JSON`,
-        ),
-      );
-      return;
-    }
-    next();
+    requestContext.run({ requestId }, () => {
+      logRequest(req, res);
+      if (req.originalUrl.length > maxUrl) {
+        next(
+          new AppError(
+            'PAYLOAD_TOO_LARGE',
+            `URL is longer than ${maxUrl} characters: send long texts with POST as JSON`,
+          ),
+        );
+        return;
+      }
+      guard(req, res, next);
+    });
   });
 
   app.get('/health', async (req, res) => {
@@ -140,41 +142,25 @@ export function createHttpApp(options: HttpAppOptions): Express {
     docsUi(req, res, next);
   });
 
-  app.use(bearerAuth(authenticator, PUBLIC_PATHS));
-  if (options.perKeyRateLimit) {
-    const perKey = new KeyedRateLimiter(options.perKeyRateLimit, 'per API key');
-    app.use((_req, res, next) => {
-      const caller = authenticatedCaller(res);
-      if (!caller || caller.role === 'service' || caller.role === 'anonymous') {
-        next();
+  const json = express.json({
+    limit: options.bodyLimit ?? '1mb',
+    type: ['application/json', 'application/*+json'],
+  });
+  app.use((req, res, next) => {
+    json(req, res, (error?: unknown) => {
+      if (error !== undefined) {
+        next(error);
         return;
       }
-      perKey.consume(caller.keyId).then(() => next(), next);
-    });
-  }
-  // A known path with another method: 405 + Allow, before any body is read. HEAD is refused on
-  // API routes (express would run the GET handler, i.e. a whole analysis, and drop the body).
-  app.use((req, res, next) => {
-    const known = matchKnownRoute(knownRoutes, req.path);
-    if (!known || known.methods.includes(req.method)) {
+      try {
+        // JSON.parse keeps `__proto__` as an own key; it is never one of our parameters.
+        rejectPrototypeKeys(req.body);
+      } catch (refused) {
+        next(refused);
+        return;
+      }
       next();
-      return;
-    }
-    res.setHeader('allow', known.methods.join(', '));
-    next(
-      new AppError(
-        'METHOD_NOT_ALLOWED',
-        `Method ${req.method} is not allowed on ${known.path}: use ${known.methods.join(' or ')}`,
-      ),
-    );
-  });
-  app.use(
-    express.json({ limit: options.bodyLimit ?? '1mb', type: ['application/json', 'application/*+json'] }),
-  );
-  app.use((req, _res, next) => {
-    // JSON.parse keeps `__proto__` as an own key; it is never one of our parameters.
-    rejectPrototypeKeys(req.body);
-    next();
+    });
   });
   app.use(options.routes);
 
@@ -200,12 +186,55 @@ function routeLabel(req: express.Request, knownRoutes: readonly KnownRoute[]): s
   return matchKnownRoute(knownRoutes, path)?.path ?? 'unmatched';
 }
 
+/**
+ * After public routes would have answered (they are exempt): bearer auth, the per-key limit, and a
+ * known path with another method as 405 + Allow, before any body is read. HEAD is refused on API
+ * routes (express would run the GET handler, i.e. a whole analysis, and drop the body).
+ */
+function meshGuard(
+  authenticator: BearerAuthenticator,
+  knownRoutes: readonly KnownRoute[],
+  perKeyRateLimit: RateLimit | undefined,
+): RequestHandler {
+  const auth = bearerAuth(authenticator, PUBLIC_PATHS);
+  const perKey = perKeyRateLimit ? new KeyedRateLimiter(perKeyRateLimit, 'per API key') : undefined;
+  const allowed: RequestHandler = (req, res, next) => {
+    const known = matchKnownRoute(knownRoutes, req.path);
+    if (!known || known.methods.includes(req.method)) {
+      next();
+      return;
+    }
+    res.setHeader('allow', known.methods.join(', '));
+    next(
+      new AppError(
+        'METHOD_NOT_ALLOWED',
+        `Method ${req.method} is not allowed on ${known.path}: use ${known.methods.join(' or ')}`,
+      ),
+    );
+  };
+  return (req, res, next) => {
+    void auth(req, res, (error?: unknown) => {
+      if (error !== undefined) {
+        next(error);
+        return;
+      }
+      const caller = authenticatedCaller(res);
+      if (!perKey || !caller || caller.role === 'service' || caller.role === 'anonymous') {
+        allowed(req, res, next);
+        return;
+      }
+      perKey.consume(caller.keyId).then(() => allowed(req, res, next), next);
+    });
+  };
+}
+
+/** Registers the request's access line and duration metric, written when its response finishes. */
 function accessLog(
   logger: Logger,
   metrics: ServiceMetrics,
   knownRoutes: readonly KnownRoute[],
-): RequestHandler {
-  return (req, res, next) => {
+): (req: express.Request, res: express.Response) => void {
+  return (req, res) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const durationNs = process.hrtime.bigint() - started;
@@ -246,7 +275,6 @@ function accessLog(
         ...(res.locals.logFields as Record<string, unknown> | undefined),
       });
     });
-    next();
   };
 }
 
