@@ -1,5 +1,5 @@
 import { currentRequestId } from '@workemon/logger';
-import { Pool } from 'undici';
+import { type Dispatcher, Pool } from 'undici';
 import type { z } from 'zod';
 import type { ServiceMetrics } from './metrics.js';
 
@@ -87,6 +87,7 @@ export class UpstreamClient {
   private readonly pool: Pool;
   private readonly basePath: string;
   private readonly headers: Record<string, string>;
+  private readonly jsonHeaders: Record<string, string>;
 
   constructor(private readonly options: UpstreamClientOptions) {
     const url = new URL(options.baseURL);
@@ -99,6 +100,7 @@ export class UpstreamClient {
     const authorization =
       options.authorization ?? (options.serviceToken ? `Bearer ${options.serviceToken}` : undefined);
     this.headers = { accept: 'application/json', ...(authorization ? { authorization } : {}) };
+    this.jsonHeaders = { ...this.headers, 'content-type': 'application/json' };
   }
 
   get target(): string {
@@ -110,12 +112,16 @@ export class UpstreamClient {
     const started = performance.now();
     let outcome = 'success';
     try {
-      const { status, headers, body } = await this.send(call.method, call.path, call.query, call.body);
+      const {
+        status,
+        retryAfter: retryAfterHeader,
+        body,
+      } = await this.send(call.method, call.path, call.query, call.body);
       if (status >= 400) {
         outcome = `http_${status}`;
         const detail = (this.options.describeError ?? defaultDescribe)(body);
         const retryable = status >= 500 || status === 408 || status === 429;
-        const retryAfterMs = retryAfter(headers['retry-after']);
+        const retryAfterMs = retryAfter(retryAfterHeader);
         throw new UpstreamError(
           `${target} answered ${status}: ${detail ?? `HTTP ${status}`}`,
           target,
@@ -183,50 +189,41 @@ export class UpstreamClient {
     await this.pool.destroy();
   }
 
-  private async send(
+  /**
+   * One exchange through the pool's dispatcher, the body gathered as it arrives: undici's `request`
+   * wraps every answer in a Readable stream (and its events) only for us to read it whole.
+   */
+  private send(
     method: 'GET' | 'POST',
     path: string,
     query: Record<string, string> | undefined,
     body: unknown,
     timeoutMs = this.options.timeoutMs,
-  ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: unknown }> {
+  ): Promise<Answer> {
     const requestId = currentRequestId();
-    const headers: Record<string, string> = { ...this.headers };
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const headers =
+      payload === undefined ? (requestId ? { ...this.headers } : this.headers) : { ...this.jsonHeaders };
     if (requestId) headers['x-request-id'] = requestId;
-    let payload: string | undefined;
-    if (body !== undefined) {
-      payload = JSON.stringify(body);
-      headers['content-type'] = 'application/json';
-    }
     const search = query ? `?${new URLSearchParams(query).toString()}` : '';
-    let response;
-    try {
-      response = await this.pool.request({
-        method,
-        path: `${this.basePath}${path}${search}`,
-        headers,
-        ...(payload !== undefined ? { body: payload } : {}),
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      });
-    } catch (error) {
-      throw this.networkError(error, timeoutMs);
-    }
-    let text: string;
-    try {
-      text = await response.body.text();
-    } catch (error) {
-      throw this.networkError(error, timeoutMs);
-    }
-    let parsed: unknown = text;
-    if (text !== '') {
+    return new Promise((resolve, reject) => {
+      const handler = new AnswerCollector(resolve, (error) => reject(this.networkError(error, timeoutMs)));
       try {
-        parsed = JSON.parse(text);
-      } catch {
-        // Not JSON (an HTML error page from a proxy): the schema rejects it as an invalid answer.
+        this.pool.dispatch(
+          {
+            method,
+            path: `${this.basePath}${path}${search}`,
+            headers,
+            body: payload ?? null,
+            headersTimeout: timeoutMs,
+            bodyTimeout: timeoutMs,
+          },
+          handler,
+        );
+      } catch (error) {
+        handler.onError(error as Error);
       }
-    }
-    return { status: response.statusCode, headers: response.headers, body: parsed };
+    });
   }
 
   private networkError(error: unknown, timeoutMs: number): UpstreamError {
@@ -249,6 +246,69 @@ export class UpstreamClient {
   }
 }
 
+interface Answer {
+  status: number;
+  /** The Retry-After header, when the peer sent one (the only header a caller reads). */
+  retryAfter: string | undefined;
+  body: unknown;
+}
+
+/** undici's dispatch handler: status, Retry-After and the body (JSON when it parses), nothing else kept. */
+class AnswerCollector implements Dispatcher.DispatchHandlers {
+  private status = 0;
+  private retryAfter: string | undefined;
+  private readonly chunks: Buffer[] = [];
+  private done = false;
+
+  constructor(
+    private readonly resolve: (answer: Answer) => void,
+    private readonly reject: (error: Error) => void,
+  ) {}
+
+  /** Nothing to abort: a call ends by its timeouts or the pool closing. */
+  onConnect(): void {}
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[] | string[] | null): boolean {
+    this.status = statusCode;
+    if (statusCode >= 400 && rawHeaders) {
+      for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+        if (String(rawHeaders[i]).toLowerCase() === 'retry-after') {
+          this.retryAfter = String(rawHeaders[i + 1]);
+          break;
+        }
+      }
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.chunks.push(chunk);
+    return true;
+  }
+
+  onComplete(): void {
+    if (this.done) return;
+    this.done = true;
+    const { chunks } = this;
+    const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+    let parsed: unknown = text;
+    if (text !== '') {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // Not JSON (an HTML error page from a proxy): the schema rejects it as an invalid answer.
+      }
+    }
+    this.resolve({ status: this.status, retryAfter: this.retryAfter, body: parsed });
+  }
+
+  onError(error: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.reject(error);
+  }
+}
+
 function defaultDescribe(body: unknown): string | undefined {
   if (typeof body !== 'object' || body === null) return undefined;
   const message = (body as { message?: unknown }).message;
@@ -256,8 +316,7 @@ function defaultDescribe(body: unknown): string | undefined {
 }
 
 /** Retry-After as delay-seconds or an HTTP date, in milliseconds. */
-function retryAfter(value: string | string[] | undefined): number | undefined {
-  const raw = Array.isArray(value) ? value[0] : value;
+function retryAfter(raw: string | undefined): number | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;
   const seconds = Number(raw);
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;

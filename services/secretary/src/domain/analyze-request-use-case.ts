@@ -337,16 +337,18 @@ export class AnalyzeRequestUseCase {
       if (sources) this.deps.knowledge?.answered(sources.length);
       if (record.followUps?.length) this.deps.followUps?.kick();
       // At debug: the access log line (info) carries channel, action and conversation already.
-      logger.debug('request analysed', {
-        event: { action: 'analyze-request', outcome: 'success' },
-        user: { name: truncateForLog(input.username, 64) },
-        labels: { channel: input.channel, action, is_enough: String(context.is_enough) },
-        workemon: {
-          request_text: truncateForLog(input.request),
-          latency_ms: latency,
-          conversation_id: conversationId,
-        },
-      });
+      // Built only when debug is on: its fields are per-request garbage otherwise.
+      if (logger.isLevelEnabled('debug'))
+        logger.debug('request analysed', {
+          event: { action: 'analyze-request', outcome: 'success' },
+          user: { name: truncateForLog(input.username, 64) },
+          labels: { channel: input.channel, action, is_enough: String(context.is_enough) },
+          workemon: {
+            request_text: truncateForLog(input.request),
+            latency_ms: latency,
+            conversation_id: conversationId,
+          },
+        });
       return {
         is_enough: context.is_enough,
         request,
