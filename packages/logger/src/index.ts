@@ -260,6 +260,8 @@ export class CoalescingWriter extends Writable {
     private readonly fd?: number,
     /** Flush at once beyond this many buffered characters. */
     private readonly maxPending = 256 * 1024,
+    /** The blocking write of flushSync (tests replace it). */
+    private readonly writeFd: SyncWrite = writeSync,
   ) {
     super({ decodeStrings: false });
     if (fd !== undefined) process.once('exit', () => this.flushSync());
@@ -297,7 +299,27 @@ export class CoalescingWriter extends Writable {
     const text = this.pending.join('');
     this.pending = [];
     this.pendingBytes = 0;
-    writeSync(this.fd, text);
+    writeAllSync(this.fd, Buffer.from(text), this.writeFd);
+  }
+}
+
+type SyncWrite = (fd: number, buffer: Buffer, offset: number, length: number) => number;
+
+/**
+ * stdout is a non-blocking pipe when a parent process reads it: a full pipe answers EAGAIN and a
+ * write may take only part of the text (a bare writeSync then threw at exit, losing the lines with
+ * a stack trace). Retried every 5 ms for up to 2 s; any other error (the reader is gone) ends it.
+ */
+function writeAllSync(fd: number, bytes: Buffer, write: SyncWrite): void {
+  const deadline = Date.now() + 2_000;
+  let offset = 0;
+  while (offset < bytes.length) {
+    try {
+      offset += write(fd, bytes, offset, bytes.length - offset);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() > deadline) return;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
   }
 }
 

@@ -131,6 +131,25 @@ describe('CoalescingWriter (stdout)', () => {
     expect(readFileSync(file, 'utf8')).toBe('{"message":"last words"}\n');
   });
 
+  it('when the pipe is full at exit (EAGAIN) or takes part of a write, then every buffered line is still written', () => {
+    const written: Buffer[] = [];
+    let calls = 0;
+    const write = (_fd: number, buffer: Buffer, offset: number, length: number): number => {
+      calls++;
+      if (calls === 1)
+        throw Object.assign(new Error('EAGAIN: resource temporarily unavailable, write'), { code: 'EAGAIN' });
+      const taken = calls === 2 ? Math.min(5, length) : length;
+      written.push(Buffer.from(buffer.subarray(offset, offset + taken)));
+      return taken;
+    };
+    const writer = new CoalescingWriter({ write: () => undefined }, 99, undefined, write);
+    writer.write('{"message":"последние"}\n');
+    writer.write('{"message":"words"}\n');
+    writer.flushSync();
+    expect(Buffer.concat(written).toString('utf8')).toBe('{"message":"последние"}\n{"message":"words"}\n');
+    expect(calls).toBe(3);
+  });
+
   it('when more than the buffer limit is pending, then it is written at once', () => {
     const writes: string[] = [];
     const writer = new CoalescingWriter({ write: (chunk: string) => writes.push(chunk) }, undefined, 10);
