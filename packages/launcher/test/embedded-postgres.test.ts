@@ -145,46 +145,42 @@ describe('embedded PostgreSQL (PGlite over the wire protocol)', () => {
   }, 60_000);
   it('when connections come and go, then each runs a named statement another one prepared, and a name never means two texts', async () => {
     const statement = { name: 'wm_named_test', text: 'select $1::int * 2 as v' };
+    const doubled = async (client: pg.Client, value: number) =>
+      (await client.query<{ v: number }>({ ...statement, values: [value] })).rows[0]?.v;
+    /** What a pooled connection opened later does: connect, run, close. */
+    const onNewConnection = async <T>(run: (client: pg.Client) => Promise<T>): Promise<T> => {
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      try {
+        return await run(client);
+      } finally {
+        await client.end();
+      }
+    };
     const first = new pg.Client({ connectionString: db.url });
     const second = new pg.Client({ connectionString: db.url });
     await Promise.all([first.connect(), second.connect()]);
     try {
-      expect((await first.query<{ v: number }>({ ...statement, values: [2] })).rows[0]?.v).toBe(4);
-      expect((await second.query<{ v: number }>({ ...statement, values: [3] })).rows[0]?.v).toBe(6);
+      expect(await doubled(first, 2)).toBe(4);
+      expect(await doubled(second, 3)).toBe(6);
       await first.end();
       const third = new pg.Client({ connectionString: db.url });
       await third.connect();
       try {
-        expect((await third.query<{ v: number }>({ ...statement, values: [5] })).rows[0]?.v).toBe(10);
+        expect(await doubled(third, 5)).toBe(10);
         // The same name for another text fails (as on one PostgreSQL connection): never the wrong statement.
-        const other = new pg.Client({ connectionString: db.url });
-        await other.connect();
-        try {
-          await expect(
+        await onNewConnection((other) =>
+          expect(
             other.query({ name: statement.name, text: 'select $1::int + 100 as v', values: [1] }),
-          ).rejects.toMatchObject({ code: '42P05' });
-        } finally {
-          await other.end();
-        }
-        expect((await third.query<{ v: number }>({ ...statement, values: [7] })).rows[0]?.v).toBe(14);
+          ).rejects.toMatchObject({ code: '42P05' }),
+        );
+        expect(await doubled(third, 7)).toBe(14);
         // Text that only mentions the commands drops nothing: the statement keeps working everywhere.
         await third.query("select 'deallocate all, discard all' as words");
-        const mentions = new pg.Client({ connectionString: db.url });
-        await mentions.connect();
-        try {
-          expect((await mentions.query<{ v: number }>({ ...statement, values: [6] })).rows[0]?.v).toBe(12);
-        } finally {
-          await mentions.end();
-        }
+        expect(await onNewConnection((mentions) => doubled(mentions, 6))).toBe(12);
         // A dropped statement is parsed again by the next connection that needs it.
         await third.query('deallocate all');
-        const fourth = new pg.Client({ connectionString: db.url });
-        await fourth.connect();
-        try {
-          expect((await fourth.query<{ v: number }>({ ...statement, values: [8] })).rows[0]?.v).toBe(16);
-        } finally {
-          await fourth.end();
-        }
+        expect(await onNewConnection((fourth) => doubled(fourth, 8))).toBe(16);
       } finally {
         await third.end();
       }
