@@ -28,6 +28,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const children = [];
 const TOKEN = 'bench-service-token-0123456789abcdef';
 const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** Extra node arguments for the five services only (not the baseline or the fakes): for A/B runs. */
+const meshNodeArgs = (process.env.BENCH_MESH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const withRuntime = process.env.BENCH_RUNTIME === 'none' ? (env) => env : withServiceRuntime;
 /** The machine's load while a figure was taken: on a shared machine every wall time depends on it. */
@@ -41,8 +43,8 @@ const noteLoad = (when) => {
   console.log(`   (load average ${load()} ${when})`);
 };
 
-function start(name, file, env, cwd = root, runtime = (e) => e) {
-  const child = spawn(process.execPath, [...nodeArgs, file], {
+function start(name, file, env, cwd = root, runtime = (e) => e, args = []) {
+  const child = spawn(process.execPath, [...nodeArgs, ...args, file], {
     cwd,
     env: runtime({ ...process.env, ...env }),
     // Only the fake LLM takes commands; an IPC channel in a service would also keep V8's
@@ -190,6 +192,7 @@ async function scenario(kind, { measureMemory }) {
       { ...common, PORT: String(port), ...extra },
       join(root, dir),
       withRuntime,
+      meshNodeArgs,
     );
     child.stdout.resume(); // logs cost what they cost in production; the bench drops them
     ready[name] = await waitReady(`http://127.0.0.1:${port}/health/ready`, since, child);
