@@ -298,57 +298,42 @@ export class ExchangeRepository implements ExchangeStorePort, ExchangeLeaseStore
     conversationId: string | null,
     now: Date,
   ): Promise<{ conversationId: string | null }> {
-    const outcome = {
-      status: 'completed',
-      completedAt: now,
-      conversationId,
-      analysedRequest: storableText(record.analysedRequest),
-      userAttributes: storableJson(record.userAttributes),
-      guesserVerdict: storableJson(record.guesserVerdict),
-      analystVerdict: storableJson(record.analystVerdict),
-      isEnough: record.isEnough,
-      action: record.action,
-      question: storableText(record.question),
-      response: storableText(record.response),
-      latencyMs: record.latencyMs,
-      model: record.model === null ? null : storableText(record.model),
-      promptVersion: record.promptVersion === null ? null : storableText(record.promptVersion),
-      tokenUsage: storableJson(record.tokenUsage),
-      tokensTotal: record.tokensTotal,
-      sources: record.sources,
-    };
-    let requestId: number;
-    if (target.kind === 'unclaimed') {
-      const inserted = await this.ids(
-        db,
-        db
-          .insert(requests)
-          .values({
-            ...pendingColumns(target.exchange),
-            ...outcome,
-            createdAt: target.exchange.receivedAt ?? now,
-          })
-          .returning({ id: requests.id }),
-      );
-      requestId = inserted[0] ?? 0;
+    const outcome = completedOutcome(record, conversationId, now);
+    let ids: number[];
+    if (db === this.db) {
+      // Outside a transaction (once per answer): a constant text, no statement built per call.
+      ids =
+        target.kind === 'unclaimed'
+          ? await this.namedIds(INSERT_COMPLETED, [
+              ...outcomeParams(outcome),
+              ...pendingParams(target.exchange, target.exchange.receivedAt ?? now),
+            ])
+          : await this.namedIds(UPDATE_COMPLETED, [...outcomeParams(outcome), target.id]);
+    } else if (target.kind === 'unclaimed') {
+      const rows = await db
+        .insert(requests)
+        .values({
+          ...pendingColumns(target.exchange),
+          ...outcome,
+          createdAt: target.exchange.receivedAt ?? now,
+        })
+        .returning({ id: requests.id });
+      ids = rows.map((row) => row.id);
     } else {
-      const updated = await this.ids(
-        db,
-        db
-          .update(requests)
-          .set(outcome)
-          .where(and(eq(requests.id, target.id), eq(requests.status, 'pending')))
-          .returning({ id: requests.id }),
-      );
-      if (updated.length === 0) {
-        // Another process declared this attempt abandoned; its answer must not be stored twice.
-        throw AppError.unavailable(
-          'this attempt was taken over by another request with the same message_id',
-          { retryAfterSeconds: 5 },
-        );
-      }
-      requestId = target.id;
+      const rows = await db
+        .update(requests)
+        .set(outcome)
+        .where(and(eq(requests.id, target.id), eq(requests.status, 'pending')))
+        .returning({ id: requests.id });
+      ids = rows.map((row) => row.id);
     }
+    if (target.kind === 'claimed' && ids.length === 0) {
+      // Another process declared this attempt abandoned; its answer must not be stored twice.
+      throw AppError.unavailable('this attempt was taken over by another request with the same message_id', {
+        retryAfterSeconds: 5,
+      });
+    }
+    const requestId = target.kind === 'unclaimed' ? (ids[0] ?? 0) : target.id;
     for (const followUp of record.followUps ?? []) {
       await db
         .insert(followUps)
@@ -368,6 +353,10 @@ export class ExchangeRepository implements ExchangeStorePort, ExchangeLeaseStore
   ): Promise<number[]> {
     if (db !== this.db) return (await statement).map((row) => row.id);
     const { sql: text, params } = statement.toSQL();
+    return this.namedIds(text, params);
+  }
+
+  private async namedIds(text: string, params: unknown[]): Promise<number[]> {
     const { rows } = await namedQuery<{ id: string | number }>(this.db.$client, text, params);
     return rows.map((row) => Number(row.id));
   }
@@ -468,4 +457,92 @@ function pendingColumns(exchange: PendingExchange) {
     messageId: exchange.messageId === undefined ? null : storableKey(exchange.messageId),
     text: storableText(exchange.text),
   };
+}
+
+/** What a completed exchange stores (besides what its pending row holds already). */
+function completedOutcome(record: ExchangeRecord, conversationId: string | null, now: Date) {
+  return {
+    status: 'completed',
+    completedAt: now,
+    conversationId,
+    analysedRequest: storableText(record.analysedRequest),
+    userAttributes: storableJson(record.userAttributes),
+    guesserVerdict: storableJson(record.guesserVerdict),
+    analystVerdict: storableJson(record.analystVerdict),
+    isEnough: record.isEnough,
+    action: record.action,
+    question: storableText(record.question),
+    response: storableText(record.response),
+    latencyMs: record.latencyMs,
+    model: record.model === null ? null : storableText(record.model),
+    promptVersion: record.promptVersion === null ? null : storableText(record.promptVersion),
+    tokenUsage: storableJson(record.tokenUsage),
+    tokensTotal: record.tokensTotal,
+    sources: record.sources,
+  };
+}
+
+/*
+ * The two statements that store an answer outside a transaction, written once instead of built by
+ * drizzle per answer. $1…$16 are `outcomeParams` in both; the values are encoded by the columns'
+ * own drizzle encoders, so a row is stored exactly as drizzle's insert/update would store it.
+ */
+const OUTCOME_COLUMNS = `completed_at, conversation_id, analysed_request, user_attributes, guesser_verdict,
+    analyst_verdict, is_enough, action, question, response, latency_ms, model, prompt_version, token_usage,
+    tokens_total, sources`;
+
+/** An answer to a message nobody claimed: its row is written once, completed ($17…$22: `pendingParams`). */
+const INSERT_COMPLETED = `
+  INSERT INTO secretary.requests (status, ${OUTCOME_COLUMNS},
+    trace_id, channel, username, message_id, text, created_at)
+  VALUES ('completed', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+    $17, $18, $19, $20, $21, $22)
+  RETURNING id`;
+
+/** An answer to the `pending` row claimed for it ($17: its id); none if another process took it over. */
+const UPDATE_COMPLETED = `
+  UPDATE secretary.requests
+  SET status = 'completed', (${OUTCOME_COLUMNS}) =
+    ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+  WHERE id = $17 AND status = 'pending'
+  RETURNING id`;
+
+/** A value as drizzle sends it: null stays null, anything else goes through the column's encoder. */
+function encoded<T>(column: { mapToDriverValue(value: T): unknown }, value: T | null | undefined): unknown {
+  return value === null || value === undefined ? null : column.mapToDriverValue(value);
+}
+
+/** `completedOutcome` as $1…$16 of INSERT_COMPLETED and UPDATE_COMPLETED, in OUTCOME_COLUMNS' order. */
+function outcomeParams(outcome: ReturnType<typeof completedOutcome>): unknown[] {
+  return [
+    encoded(requests.completedAt, outcome.completedAt),
+    encoded(requests.conversationId, outcome.conversationId),
+    encoded(requests.analysedRequest, outcome.analysedRequest),
+    encoded(requests.userAttributes, outcome.userAttributes),
+    encoded(requests.guesserVerdict, outcome.guesserVerdict),
+    encoded(requests.analystVerdict, outcome.analystVerdict),
+    encoded(requests.isEnough, outcome.isEnough),
+    encoded(requests.action, outcome.action),
+    encoded(requests.question, outcome.question),
+    encoded(requests.response, outcome.response),
+    encoded(requests.latencyMs, outcome.latencyMs),
+    encoded(requests.model, outcome.model),
+    encoded(requests.promptVersion, outcome.promptVersion),
+    encoded(requests.tokenUsage, outcome.tokenUsage),
+    encoded(requests.tokensTotal, outcome.tokensTotal),
+    encoded(requests.sources, outcome.sources),
+  ];
+}
+
+/** `pendingColumns` and the arrival time as $17…$22 of INSERT_COMPLETED. */
+function pendingParams(exchange: PendingExchange, createdAt: Date): unknown[] {
+  const columns = pendingColumns(exchange);
+  return [
+    encoded(requests.traceId, columns.traceId),
+    encoded(requests.channel, columns.channel),
+    encoded(requests.username, columns.username),
+    encoded(requests.messageId, columns.messageId),
+    encoded(requests.text, columns.text),
+    encoded(requests.createdAt, createdAt),
+  ];
 }
