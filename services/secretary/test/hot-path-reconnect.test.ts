@@ -47,8 +47,13 @@ describe.each(DATABASE_KINDS)('answer path over reconnecting pool connections on
       traceId: undefined,
     };
     expect(await new OperatorRepository(handle.db).holdIfTakenOver(message)).toBe(false);
-    expect(await exchanges.lookup('direct', username)).toEqual({});
-    const found = await knowledge.retriever.searchEach(['куб кошельков', 'переводы кошельков'], 4);
+    const looked = await exchanges.lookup('direct', username);
+    expect(looked).toEqual({ knowledge: { documents: 1, key: expect.any(String) } });
+    const found = await knowledge.retriever.searchEach(
+      ['куб кошельков', 'переводы кошельков'],
+      4,
+      looked.knowledge,
+    );
     await exchanges.complete(
       {
         kind: 'unclaimed',

@@ -2,6 +2,9 @@ import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KNOWLEDGE_GENERATION } from '../src/data/knowledge-generation.js';
+import { LexicalKnowledgeRetriever } from '../src/data/lexical-knowledge-retriever.js';
+import type { KnowledgeGeneration } from '../src/domain/knowledge-ports.js';
 import { createKnowledge } from '../src/knowledge.js';
 import { createMigratedDatabase, DATABASE_KINDS, type MigratedDatabase } from './support/database-kinds.js';
 import {
@@ -132,6 +135,45 @@ describe.each(DATABASE_KINDS)('knowledge base on %s', (kind) => {
       expect(await ids('буревестники')).toEqual([id]);
       expect((await secretary.call(`/knowledge/documents/${id}`, { method: 'DELETE' })).status).toBe(204);
       expect(await ids('буревестники')).toEqual([]);
+    });
+
+    it('when the caller read the generation with the requester, then a known search asks nothing and a write is still seen', async () => {
+      const statements: string[] = [];
+      const pool = secretary.database.pool;
+      // Counts what the retriever asks; everything else goes to the real pool.
+      const counting = {
+        query: (config: { text: string }, values?: unknown[]) => {
+          statements.push(config.text);
+          return pool.query(config as never, values as never);
+        },
+      } as unknown as typeof pool;
+      const retriever = new LexicalKnowledgeRetriever(counting, { minScore: 0.5 });
+      const generation = async () =>
+        (await pool.query<KnowledgeGeneration>(KNOWLEDGE_GENERATION)).rows[0] as KnowledgeGeneration;
+      const ids = async (q: string, seen?: KnowledgeGeneration) =>
+        ((await retriever.searchEach([q], 3, seen)) ?? [[]])[0]?.map((h) => h.id);
+      const id = 'seen-generation';
+      const put = (body: string) =>
+        secretary.call(`/knowledge/documents/${id}`, { method: 'PUT', body: doc(body, body) });
+      expect((await put('Пингвины')).status).toBe(201);
+      const first = await ids('пингвины', await generation());
+      expect(first).toEqual([id]);
+      expect(statements.length).toBeGreaterThan(0); // learnt under this generation
+
+      statements.length = 0;
+      expect(await ids('пингвины', await generation())).toEqual([id]);
+      expect(statements).toEqual([]); // everything known: no round trip
+      expect(await ids('пингвины')).toEqual([id]);
+      expect(statements).toHaveLength(1); // without a generation it is asked for
+
+      // Another writer changes the document: the next generation read is new, so nothing stale is used.
+      expect((await put('Тюлени')).status).toBe(200);
+      statements.length = 0;
+      expect(await ids('пингвины', await generation())).toEqual([]);
+      expect(await ids('тюлени', await generation())).toEqual([id]);
+      expect(statements.length).toBeGreaterThan(0);
+      expect((await secretary.call(`/knowledge/documents/${id}`, { method: 'DELETE' })).status).toBe(204);
+      expect(await ids('тюлени', await generation())).toEqual([]);
     });
 
     it('when the list is paged, then every document appears once across pages, ordered by id', async () => {

@@ -16,7 +16,9 @@ import type {
   StoredExchange,
 } from '../domain/ports.js';
 import { storableJson, storableKey, storableText } from '../domain/storable-text.js';
+import type { KnowledgeGeneration } from '../domain/knowledge-ports.js';
 import type { Database } from './db.js';
+import { KNOWLEDGE_GENERATION } from './knowledge-generation.js';
 import { guardDatabase, namedQuery } from '@workemon/db';
 import { conversations, followUps, requests } from './schema.js';
 
@@ -33,16 +35,22 @@ interface RequesterRow extends Record<string, unknown> {
   clarifications: number | null;
   updated_at: Date | string | null;
   taken_over: boolean;
+  knowledge_documents: number;
+  knowledge_key: string;
 }
 
 const HISTORY_CURSOR = 'r';
 
-/** The user's directory entry, open conversation and take-over, in one row ($1 username, $2 channel). */
+/**
+ * The user's directory entry, open conversation and take-over, and the knowledge base's generation,
+ * in one row ($1 username, $2 channel): one round trip where grounding the answer would be another.
+ */
 const LOOKUP = `
   SELECT u.username, u.display_name, u.department, u.position, u.email, u.telegram_chat_id,
          c.id AS conversation_id, c.original_request, c.thread, c.clarifications, c.updated_at,
-         t.username IS NOT NULL AS taken_over
-  FROM (SELECT 1) AS one
+         t.username IS NOT NULL AS taken_over,
+         k.documents AS knowledge_documents, k.key AS knowledge_key
+  FROM (${KNOWLEDGE_GENERATION}) AS k
   LEFT JOIN secretary.users u ON u.username = $1
   LEFT JOIN secretary.conversations c ON c.channel = $2 AND c.username = $1 AND c.status = 'open'
   LEFT JOIN secretary.inbox_threads t ON t.channel = $2 AND t.username = $1 AND t.taken_over_by IS NOT NULL
@@ -70,7 +78,12 @@ export class ExchangeRepository implements ExchangeStorePort, ExchangeLeaseStore
   lookup(
     channel: Channel,
     rawUsername: string,
-  ): Promise<{ user?: User; openConversation?: OpenConversation; takenOver?: boolean }> {
+  ): Promise<{
+    user?: User;
+    openConversation?: OpenConversation;
+    takenOver?: boolean;
+    knowledge?: KnowledgeGeneration;
+  }> {
     const username = storableKey(rawUsername);
     return guardDatabase(async () => {
       const result = await namedQuery<RequesterRow>(this.db.$client, LOOKUP, [username, channel]);
@@ -99,6 +112,7 @@ export class ExchangeRepository implements ExchangeStorePort, ExchangeLeaseStore
         ...(user ? { user } : {}),
         ...(openConversation ? { openConversation } : {}),
         ...(row.taken_over ? { takenOver: true } : {}),
+        knowledge: { documents: row.knowledge_documents, key: row.knowledge_key },
       };
     });
   }

@@ -1,6 +1,12 @@
 import type pg from 'pg';
-import type { KnowledgeHit, KnowledgeMetricsPort, KnowledgeRetriever } from '../domain/knowledge-ports.js';
+import type {
+  KnowledgeGeneration,
+  KnowledgeHit,
+  KnowledgeMetricsPort,
+  KnowledgeRetriever,
+} from '../domain/knowledge-ports.js';
 import { guardDatabase, namedQuery } from '@workemon/db';
+import { KNOWLEDGE_GENERATION, KNOWLEDGE_GENERATION_COLUMNS } from './knowledge-generation.js';
 
 export interface LexicalRetrieverOptions {
   /** Documents scoring below this (0..1) are not relevant enough to list or to pass to the analyst. */
@@ -146,13 +152,6 @@ interface Generation {
   n: number | undefined;
 }
 
-/** The generation key as SQL over knowledge.documents: documents, their newest change, the newest passage. */
-const GENERATION_KEY = `count(*) || ':' || coalesce(max(updated_at)::text, '') || ':' ||
-  coalesce((select max(id) from knowledge.passages)::text, '')`;
-
-/** The generation alone: what a search asks when every candidate it needs is known already. */
-const GENERATION = `select count(*)::int as documents, ${GENERATION_KEY} as key from knowledge.documents`;
-
 interface Plan {
   groups: Group[];
   orQuery: string;
@@ -197,19 +196,27 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
     return (await this.searchEach([query], limit))?.[0] ?? [];
   }
 
-  async searchEach(queries: string[], limit: number): Promise<KnowledgeHit[][] | undefined> {
+  async searchEach(
+    queries: string[],
+    limit: number,
+    seen?: KnowledgeGeneration,
+  ): Promise<KnowledgeHit[][] | undefined> {
     const started = performance.now();
     try {
       return await guardDatabase(async () => {
         const words = queries.map(queryWords);
-        let generation = this.generation ?? (await this.current());
+        let generation = seen
+          ? this.adopt(seen.key, seen.documents)
+          : (this.generation ?? (await this.current()));
         // The candidates statement (or, when every candidate list is known, the generation alone)
         // also says which generation it read: what was learnt under another one is dropped and the
-        // search repeated (a write to the knowledge base in between; rare).
+        // search repeated (a write to the knowledge base in between; rare). A generation the caller
+        // has just read needs no such check while everything comes from what was learnt under it.
         for (let attempt = 1; ; attempt++) {
-          await this.learnWords(generation, words.flat());
+          const asked = await this.learnWords(generation, words.flat());
           const plans = words.map((w) => this.plan(generation, w));
-          const found = await this.candidates(generation, plans);
+          const trusted = attempt === 1 && !asked && seen?.key === generation.key;
+          const found = await this.candidates(generation, plans, trusted);
           if (found.key !== generation.key && attempt < 3) {
             generation = this.adopt(found.key, found.documents);
             continue;
@@ -238,7 +245,7 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
 
   /** Only before the first search: later ones learn the generation from their candidates statement. */
   private async current(): Promise<Generation> {
-    const { rows } = await namedQuery<{ documents: number; key: string }>(this.pool, GENERATION, []);
+    const { rows } = await namedQuery<KnowledgeGeneration>(this.pool, KNOWLEDGE_GENERATION, []);
     return this.adopt(rows[0]?.key ?? '', rows[0]?.documents ?? 0);
   }
 
@@ -275,18 +282,23 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
    * ts_rank — only for the queries this generation has not ranked yet; when it has ranked them all,
    * the generation alone. Where each passage has each word is read from the passage's lexemes,
    * learnt once. Lists read under the generation the search assumed are kept for the next search.
+   * `trusted`: the generation was read just now, so when every list is known nothing is asked.
    */
   private async candidates(
     generation: Generation,
     plans: (Plan | undefined)[],
+    trusted: boolean,
   ): Promise<{ documents: number; key: string; rows: Candidate[][] }> {
     const queries = plans.map((plan) => plan?.orQuery ?? '');
     const missing = [...new Set(queries.filter((q) => q !== '' && !generation.candidates.has(q)))];
     let documents: number;
     let key: string;
     const fetched = new Map<string, Candidate[]>(missing.map((q) => [q, []]));
-    if (missing.length === 0) {
-      const { rows } = await namedQuery<{ documents: number; key: string }>(this.pool, GENERATION, []);
+    if (missing.length === 0 && trusted) {
+      documents = generation.documents;
+      key = generation.key;
+    } else if (missing.length === 0) {
+      const { rows } = await namedQuery<KnowledgeGeneration>(this.pool, KNOWLEDGE_GENERATION, []);
       documents = rows[0]?.documents ?? 0;
       key = rows[0]?.key ?? '';
     } else {
@@ -305,7 +317,7 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
                select p.id, p.document_id, ts_rank('{0.2,0.5,0.8,1.0}', p.search, q.query) as rank
                  from knowledge.passages p where p.search @@ q.query
                 order by rank desc limit $2) c)
-         select count(*)::int as documents, ${GENERATION_KEY} as key,
+         select ${KNOWLEDGE_GENERATION_COLUMNS},
                 (select json_agg(json_build_array(c.i, c.id::text, c.document_id, c.rank::float8)
                           order by c.i, c.rank desc) from cand c) as candidates
            from knowledge.documents`,
@@ -408,7 +420,7 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
    * Lexemes, trigram corrections (BM25's idf needs each form's passage count) of the words this
    * generation has not seen yet: at most two statements for all queries of a search, none when known.
    */
-  private async learnWords(generation: Generation, words: string[]): Promise<void> {
+  private async learnWords(generation: Generation, words: string[]): Promise<boolean> {
     const missing = [...new Set(words)].filter((w) => !generation.words.has(w));
     if (missing.length > 0) {
       const { rows } = await namedQuery<{
@@ -442,7 +454,7 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
         if (row.form) forms.add(row.form);
       }
     const unknown = [...forms].filter((f) => !generation.df.has(f));
-    if (unknown.length === 0 && generation.n !== undefined) return;
+    if (unknown.length === 0 && generation.n !== undefined) return missing.length > 0;
     const stats = await namedQuery<{ n: number; df: number[] }>(
       this.pool,
       `select (select count(*)::int from knowledge.passages) as n,
@@ -453,6 +465,7 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
     if (generation.df.size + unknown.length > MAX_CACHED) generation.df.clear();
     generation.n = stats.rows[0]?.n ?? 0;
     unknown.forEach((f, i) => generation.df.set(f, stats.rows[0]?.df[i] ?? 0));
+    return true;
   }
 
   /** Each query lexeme with its trigram corrections and an idf weight (BM25's), from the generation. */

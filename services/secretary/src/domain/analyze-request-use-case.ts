@@ -16,6 +16,7 @@ import { ACTION_DEPARTMENT_MAIL, ACTION_JIRA_TASK, chooseAction } from './action
 import { jiraTaskPayload } from './create-jira-task-use-case.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 import { type Grounding, type KnowledgeGroundingPort, NO_KNOWLEDGE_NOTE } from './knowledge-grounding.js';
+import type { KnowledgeGeneration } from './knowledge-ports.js';
 import { departmentMailPayload, escalationPayload } from './notify-through-communicator.js';
 import { ESCALATION_RESPONSE, threadWithAnswer, threadWithQuestion } from './clarification-thread.js';
 import type { ExchangeOwnership } from './exchange-ownership.js';
@@ -217,6 +218,7 @@ export class AnalyzeRequestUseCase {
         user,
         openConversation: open,
         takenOver,
+        knowledge,
       } = await requesters.lookup(input.channel, input.username);
       if (
         takenOver &&
@@ -280,7 +282,7 @@ export class AnalyzeRequestUseCase {
         }
       } else {
         t = performance.now();
-        const grounding = await this.ground(request, context.response, input.username);
+        const grounding = await this.ground(request, context.response, input.username, knowledge);
         if (grounding) latency.knowledge_ms = Math.round(performance.now() - t);
         sources = grounding?.sources ?? null;
         t = performance.now();
@@ -426,11 +428,16 @@ export class AnalyzeRequestUseCase {
   }
 
   /** Knowledge for the analyst; a failing search is logged and the answer goes on without it. */
-  private async ground(request: string, context: string, username: string): Promise<Grounding | undefined> {
+  private async ground(
+    request: string,
+    context: string,
+    username: string,
+    seen: KnowledgeGeneration | undefined,
+  ): Promise<Grounding | undefined> {
     const knowledge = this.deps.knowledge;
     if (!knowledge) return undefined;
     try {
-      return await knowledge.ground(request, context);
+      return await knowledge.ground(request, context, seen);
     } catch (error) {
       this.deps.logger.warn(`knowledge search failed; answering without it: ${(error as Error).message}`, {
         event: { action: 'knowledge-search', outcome: 'failure' },

@@ -1,5 +1,5 @@
 import { KNOWLEDGE_PASSAGE_MAX_CHARS, type KnowledgePassage, type Source } from '@workemon/contracts';
-import type { KnowledgeHit, KnowledgeRetriever } from './knowledge-ports.js';
+import type { KnowledgeGeneration, KnowledgeHit, KnowledgeRetriever } from './knowledge-ports.js';
 
 /** What the analyst is given from the knowledge base, and what the answer will cite. */
 export interface Grounding {
@@ -9,8 +9,11 @@ export interface Grounding {
 }
 
 export interface KnowledgeGroundingPort {
-  /** undefined when the knowledge base holds no documents at all: answers are then simply not grounded. */
-  ground(request: string, context: string): Promise<Grounding | undefined>;
+  /**
+   * undefined when the knowledge base holds no documents at all: answers are then simply not grounded.
+   * `seen`: the generation read with the requester, so a search it fully knows costs no round trip.
+   */
+  ground(request: string, context: string, seen?: KnowledgeGeneration): Promise<Grounding | undefined>;
 }
 
 /** Said in the answer when the knowledge base has nothing relevant: honest, not invented. */
@@ -28,11 +31,12 @@ export class KnowledgeGrounding implements KnowledgeGroundingPort {
     private readonly maxDocuments: number,
   ) {}
 
-  async ground(request: string, context: string): Promise<Grounding | undefined> {
+  async ground(request: string, context: string, seen?: KnowledgeGeneration): Promise<Grounding | undefined> {
     // An empty knowledge base is "not set up", not "nothing relevant": no note, no empty sources.
     const found = await this.retriever.searchEach(
       context.trim() ? [request, context] : [request],
       this.maxDocuments,
+      seen,
     );
     if (!found) return undefined;
     const [byRequest = [], byContext = []] = found;

@@ -59,9 +59,21 @@ export interface KnowledgeRetriever {
   search(query: string, limit: number): Promise<KnowledgeHit[]>;
   /**
    * Several queries against one look at the knowledge base, hits per query in order; undefined when
-   * it holds no documents at all (not set up, as opposed to nothing relevant).
+   * it holds no documents at all (not set up, as opposed to nothing relevant). `seen`: the generation
+   * the caller read moments ago (with the requester); a search that knows everything about it asks
+   * the database nothing.
    */
-  searchEach(queries: string[], limit: number): Promise<KnowledgeHit[][] | undefined>;
+  searchEach(
+    queries: string[],
+    limit: number,
+    seen?: KnowledgeGeneration,
+  ): Promise<KnowledgeHit[][] | undefined>;
+}
+
+/** The knowledge base as of a read: a key that changes with every write, and how many documents it holds. */
+export interface KnowledgeGeneration {
+  documents: number;
+  key: string;
 }
 
 export interface KnowledgeMetricsPort {

@@ -19,6 +19,7 @@ import type {
   Source,
   User,
 } from '@workemon/contracts';
+import type { KnowledgeGeneration } from './knowledge-ports.js';
 
 /** What the domain needs from the outside world; src/data and src/clients implement these. */
 
@@ -36,11 +37,20 @@ export interface UserDirectoryPort {
 
 /** Who is asking and whether they owe us an answer to a question: both known before the LLM is asked. */
 export interface RequesterLookupPort {
-  /** takenOver: an operator has this conversation (read in the same round trip; see operator-hold.ts). */
+  /**
+   * takenOver: an operator has this conversation (read in the same round trip; see operator-hold.ts).
+   * knowledge: the knowledge base's generation, read in the same round trip too, so grounding the
+   * answer needs no statement of its own when this process already knows that generation.
+   */
   lookup(
     channel: Channel,
     username: string,
-  ): Promise<{ user?: User; openConversation?: OpenConversation; takenOver?: boolean }>;
+  ): Promise<{
+    user?: User;
+    openConversation?: OpenConversation;
+    takenOver?: boolean;
+    knowledge?: KnowledgeGeneration;
+  }>;
 }
 
 export interface StageLatency {
