@@ -37,13 +37,15 @@ RUN pnpm --filter "@workemon/${SERVICE}" deploy --legacy --prod /out \
 # ---- runtime: small base, non-root, production tree only ----
 FROM ${NODE_IMAGE} AS runtime
 ARG PORT=8000
-# NODE_OPTIONS and MALLOC_ARENA_MAX: the runtime settings the launcher gives every service
+# NODE_OPTIONS and the MALLOC_* variables: the runtime settings the launcher gives every service
 # (packages/launcher/src/runtime.ts says why; test/ops/dockerfile.test.ts keeps the two equal).
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=${PORT} \
     NODE_OPTIONS="--max-semi-space-size=1" \
-    MALLOC_ARENA_MAX=2
+    MALLOC_ARENA_MAX=2 \
+    MALLOC_MMAP_THRESHOLD_=131072 \
+    MALLOC_TRIM_THRESHOLD_=131072
 WORKDIR /app
 COPY --from=build --chown=node:node /out/ ./
 USER node

@@ -153,7 +153,12 @@ describe('Dockerfile (one recipe, ARG SERVICE)', () => {
         .flatMap((i) => (i as Env).getProperties().map((p) => [p.getName(), p.getValue()])),
     );
     for (const [name, value] of Object.entries(SERVICE_RUNTIME_ENV)) expect(env[name], name).toBe(value);
-    for (const name of ['NODE_OPTIONS', 'MALLOC_ARENA_MAX'])
+    for (const name of [
+      'NODE_OPTIONS',
+      'MALLOC_ARENA_MAX',
+      'MALLOC_MMAP_THRESHOLD_',
+      'MALLOC_TRIM_THRESHOLD_',
+    ])
       expect(env[name], `${name} is set in the Dockerfile but not in SERVICE_RUNTIME_ENV`).toBe(
         SERVICE_RUNTIME_ENV[name],
       );

@@ -14,6 +14,11 @@ export const SERVICE_RUNTIME_ENV: Readonly<Record<string, string>> = {
   // glibc gives every thread that allocates its own arena; V8's helper threads and libuv's pool
   // then keep freed memory in several of them after a burst.
   MALLOC_ARENA_MAX: '2',
+  // glibc raises its mmap and trim thresholds (up to 32/64 MB) after the first large block is freed,
+  // so start-up's transient buffers then stay in the brk heap for good. Fixed at their initial
+  // 128 KB, freed memory goes back to the system: the secretary idles at 68 instead of 74 MB.
+  MALLOC_MMAP_THRESHOLD_: '131072',
+  MALLOC_TRIM_THRESHOLD_: '131072',
 };
 
 /** The runtime settings under the caller's environment: what an operator sets wins. */
