@@ -42,7 +42,7 @@ ARG PORT=8000
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=${PORT} \
-    NODE_OPTIONS="--max-semi-space-size=1" \
+    NODE_OPTIONS="--max-semi-space-size=1 --expose-gc" \
     MALLOC_ARENA_MAX=2 \
     MALLOC_MMAP_THRESHOLD_=131072 \
     MALLOC_TRIM_THRESHOLD_=131072
@@ -53,4 +53,4 @@ EXPOSE ${PORT}
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/health').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"]
 # Exec form: node receives SIGTERM directly (compose adds `init: true` as PID 1).
-CMD ["node", "dist/main.js"]
+CMD ["node", "--single-threaded-gc", "dist/main.js"]

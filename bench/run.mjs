@@ -9,7 +9,7 @@
 //   BENCH_SKIP_DRAIN=1 (skip the communicator backlog drain)   BENCH_LOG_LEVEL (info)
 //   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles every process of the run.
 //   BENCH_RUNTIME=none runs the services without the launcher's runtime settings
-//   (SERVICE_RUNTIME_ENV: allocator and V8 flags), to see what they cost and save.
+//   (SERVICE_RUNTIME_ENV and SERVICE_NODE_ARGS: allocator and V8 flags), to see what they cost and save.
 // Services run as the launcher runs them: from their bundles (dist/bundle/), with its runtime settings.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { entryFile, SERVICE_RUNTIME_ENV, withServiceRuntime } from '@workemon/launcher';
+import { entryFile, SERVICE_NODE_ARGS, SERVICE_RUNTIME_ENV, withServiceRuntime } from '@workemon/launcher';
 import { createTestDatabase, freePort, freePortBlock } from '@workemon/testkit';
 import { runLoad } from './load.mjs';
 import { cpuDelta, cpuMs, cpuSnapshot, groupCpuMs, rssMb } from './proc-stat.mjs';
@@ -32,6 +32,7 @@ const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const meshNodeArgs = (process.env.BENCH_MESH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const withRuntime = process.env.BENCH_RUNTIME === 'none' ? (env) => env : withServiceRuntime;
+const runtimeArgs = process.env.BENCH_RUNTIME === 'none' ? [] : SERVICE_NODE_ARGS;
 /** The machine's load while a figure was taken: on a shared machine every wall time depends on it. */
 const load = () =>
   loadavg()
@@ -192,7 +193,7 @@ async function scenario(kind, { measureMemory }) {
       { ...common, PORT: String(port), ...extra },
       join(root, dir),
       withRuntime,
-      meshNodeArgs,
+      [...runtimeArgs, ...meshNodeArgs],
     );
     child.stdout.resume(); // logs cost what they cost in production; the bench drops them
     ready[name] = await waitReady(`http://127.0.0.1:${port}/health/ready`, since, child);
@@ -567,7 +568,7 @@ async function main() {
 
   console.log(
     `\nSummary (load average during the run: ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}, now ${load()}; ` +
-      `runtime settings: ${process.env.BENCH_RUNTIME === 'none' ? 'none' : JSON.stringify(SERVICE_RUNTIME_ENV)})`,
+      `runtime settings: ${process.env.BENCH_RUNTIME === 'none' ? 'none' : `${JSON.stringify(SERVICE_RUNTIME_ENV)} ${SERVICE_NODE_ARGS.join(' ')}`})`,
   );
   const w = Math.max(...table.map((r) => r.target.length));
   for (const r of table) console.log(`  ${r.target.padEnd(w)}  ${r.figure.padEnd(44)} ${r.verdict}`);

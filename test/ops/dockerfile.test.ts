@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, freePort } from '@workemon/testkit';
 import { DockerfileParser, type Env, type Instruction } from 'dockerfile-ast';
-import { SERVICE_RUNTIME_ENV } from '@workemon/launcher';
+import { SERVICE_NODE_ARGS, SERVICE_RUNTIME_ENV } from '@workemon/launcher';
 import { validate, ValidationSeverity } from 'dockerfile-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { distMain, imageEnv, runScript, spawnService, waitForHttp } from './support/mesh.js';
@@ -138,7 +138,12 @@ describe('Dockerfile (one recipe, ARG SERVICE)', () => {
     const runtime = stage('runtime');
     expect(ops(runtime, 'USER').at(-1)).toMatch(/^(node|[1-9]\d{2,})$/);
     expect(ops(runtime, 'COPY')).toEqual(['--from=build --chown=node:node /out/ ./']);
-    expect(JSON.parse(ops(runtime, 'CMD').at(-1) ?? '[]')).toEqual(['node', 'dist/main.js']);
+    // The launcher's node arguments too (packages/launcher/src/runtime.ts): one definition.
+    expect(JSON.parse(ops(runtime, 'CMD').at(-1) ?? '[]')).toEqual([
+      'node',
+      ...SERVICE_NODE_ARGS,
+      'dist/main.js',
+    ]);
     expect(ops(runtime, 'HEALTHCHECK').at(-1)).toMatch(/CMD \["node", "-e", .*process\.env\.PORT.*\/health/);
     expect(ops(runtime, 'EXPOSE')).toEqual(['${PORT}']);
     // no secret is baked into an image layer

@@ -11,3 +11,4 @@ export * from './known-routes.js';
 export * from './rate-limit.js';
 export * from './upstream-client.js';
 export * from './admission.js';
+export * from './idle-heap-settler.js';

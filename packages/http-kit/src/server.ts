@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { Express } from 'express';
 import { reasonPhrase } from '@workemon/errors';
 import type { Logger } from '@workemon/logger';
+import { IdleHeapSettler } from './idle-heap-settler.js';
 import type { ServiceMetrics } from './metrics.js';
 
 export async function listen(app: Express, port: number, host: string): Promise<Server> {
@@ -122,6 +123,8 @@ export async function serve(
 ): Promise<RunningService> {
   const { config, logger, metrics, closers } = options;
   const server = await listen(app, config.PORT, config.HOST);
+  const settler = new IdleHeapSettler();
+  server.on('request', () => settler.activity());
   let closing: Promise<void> | undefined;
   return {
     server,
@@ -129,7 +132,10 @@ export async function serve(
     logger,
     metrics,
     closers,
-    close: () => (closing ??= stopService(server, closers, logger)),
+    close: () => {
+      settler.stop();
+      return (closing ??= stopService(server, closers, logger));
+    },
   };
 }
 

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
 import { httpGet } from './http-get.js';
 import { assertPortsFree, lockDataDir } from './preflight.js';
-import { withServiceRuntime } from './runtime.js';
+import { SERVICE_NODE_ARGS, withServiceRuntime } from './runtime.js';
 
 export interface ServiceSpec {
   name: string;
@@ -219,7 +219,7 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
   const start = (s: ServiceSpec, env: NodeJS.ProcessEnv, restarts: number): ChildProcess => {
     const startedAt = Date.now();
     const dir = join(root, s.dir);
-    const child = spawn(process.execPath, [entryFile(dir, 'main.js')], {
+    const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, entryFile(dir, 'main.js')], {
       cwd: dir,
       env: withServiceRuntime({ ...env, PORT: String(options.basePort + s.portOffset) }),
       stdio: serviceOutput.stdio,
