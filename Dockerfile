@@ -42,7 +42,7 @@ ARG PORT=8000
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=${PORT} \
-    NODE_OPTIONS="--max-semi-space-size=1 --expose-gc" \
+    NODE_OPTIONS="--max-semi-space-size=2 --expose-gc" \
     MALLOC_ARENA_MAX=2 \
     MALLOC_MMAP_THRESHOLD_=131072 \
     MALLOC_TRIM_THRESHOLD_=131072

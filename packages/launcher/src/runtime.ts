@@ -5,14 +5,12 @@
  * figures each setting was chosen by.
  */
 export const SERVICE_RUNTIME_ENV: Readonly<Record<string, string>> = {
-  // V8's young generation grows to 2 × 16 MB under a burst and stays there: nothing in the old
-  // generation gets collected afterwards, so the heap never shrinks back. Capped at 1 MB, idle RSS is
-  // ~9 MB lower and a burst promotes enough to start V8's memory reducer, which returns the heap to
-  // near idle within ~10 s (guesser, 2,000 requests at 500 concurrent: 178 → 93 MB settled). The
-  // price: ~0.1 ms more CPU per LLM call in the guesser (1.35 → 1.48 ms), printed by `pnpm bench`.
-  // --expose-gc: a service collects its heap once after a burst, when it has been quiet a few
-  // seconds (http-kit's IdleHeapSettler); V8's own memory reducer does so only sometimes.
-  NODE_OPTIONS: '--max-semi-space-size=1 --expose-gc',
+  // V8's young generation grows to 2 × 16 MB under a burst and stays there. Capped at 2 MB it stays
+  // small; at 1 MB every call paid for twice the scavenges (guesser 0.46 → 0.39 ms of CPU per call
+  // at 2 MB; 4 MB saved nothing more and left the secretary at 1.27× idle after a burst).
+  // --expose-gc: a service collects its heap once after start-up or a burst, when it has been quiet
+  // a few seconds (http-kit's IdleHeapSettler); V8's own memory reducer does so only sometimes.
+  NODE_OPTIONS: '--max-semi-space-size=2 --expose-gc',
   // glibc gives every thread that allocates its own arena; V8's helper threads and libuv's pool
   // then keep freed memory in several of them after a burst.
   MALLOC_ARENA_MAX: '2',
