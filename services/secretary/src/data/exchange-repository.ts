@@ -1,7 +1,7 @@
 import type { Channel, HistoryItem, HistoryPage, HistoryQuery, User } from '@workemon/contracts';
 import { AppError } from '@workemon/errors';
 import { decodeIdCursor, idPage } from '@workemon/http-kit';
-import { and, desc, eq, inArray, lt, ne, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, inArray, lt, ne, sql, type SQL } from 'drizzle-orm';
 import type {
   ConversationChange,
   ExchangeLeaseStorePort,
@@ -319,10 +319,13 @@ export class ExchangeRepository implements ExchangeStorePort, ExchangeLeaseStore
       ids =
         target.kind === 'unclaimed'
           ? await this.namedIds(INSERT_COMPLETED, [
-              ...outcomeParams(outcome),
-              ...pendingParams(target.exchange, target.exchange.receivedAt ?? now),
+              ...encoded(outcome, OUTCOME_FIELDS),
+              ...encoded(
+                { ...pendingColumns(target.exchange), createdAt: target.exchange.receivedAt ?? now },
+                PENDING_FIELDS,
+              ),
             ])
-          : await this.namedIds(UPDATE_COMPLETED, [...outcomeParams(outcome), target.id]);
+          : await this.namedIds(UPDATE_COMPLETED, [...encoded(outcome, OUTCOME_FIELDS), target.id]);
     } else if (target.kind === 'unclaimed') {
       const rows = await db
         .insert(requests)
@@ -496,67 +499,80 @@ function completedOutcome(record: ExchangeRecord, conversationId: string | null,
   };
 }
 
+type Outcome = ReturnType<typeof completedOutcome>;
+type PendingRow = ReturnType<typeof pendingColumns> & { createdAt: Date };
+
+/** A column as drizzle sends a value to it: its name and its encoder. */
+interface EncodingColumn {
+  name: string;
+  mapToDriverValue(value: unknown): unknown;
+}
+const requestColumns = getTableColumns(requests) as unknown as Record<string, EncodingColumn>;
+
+/** `$from`, `$from+1`, … for `count` values. */
+const placeholders = (from: number, count: number) =>
+  Array.from({ length: count }, (_, i) => `$${from + i}`).join(', ');
+
+/**
+ * The fields the two statements below write, in their parameters' order: one list each, from which
+ * the column names and the parameters are both derived (`status` is written as a literal).
+ */
+const OUTCOME_FIELDS = [
+  'completedAt',
+  'conversationId',
+  'analysedRequest',
+  'userAttributes',
+  'guesserVerdict',
+  'analystVerdict',
+  'isEnough',
+  'action',
+  'question',
+  'response',
+  'latencyMs',
+  'model',
+  'promptVersion',
+  'tokenUsage',
+  'tokensTotal',
+  'sources',
+] as const satisfies readonly Exclude<keyof Outcome, 'status'>[];
+const PENDING_FIELDS = [
+  'traceId',
+  'channel',
+  'username',
+  'messageId',
+  'text',
+  'createdAt',
+] as const satisfies readonly (keyof PendingRow)[];
+
+const columnNames = (fields: readonly string[]) =>
+  fields.map((f) => (requestColumns[f] as EncodingColumn).name).join(', ');
+
+/** The values of `fields` as drizzle sends them: null stays null, the rest through the column's encoder. */
+function encoded<R>(row: R, fields: readonly (keyof R & string)[]): unknown[] {
+  return fields.map((f) => {
+    const value = row[f];
+    return value === null || value === undefined
+      ? null
+      : (requestColumns[f] as EncodingColumn).mapToDriverValue(value);
+  });
+}
+
 /*
  * The two statements that store an answer outside a transaction, written once instead of built by
- * drizzle per answer. $1…$16 are `outcomeParams` in both; the values are encoded by the columns'
- * own drizzle encoders, so a row is stored exactly as drizzle's insert/update would store it.
+ * drizzle per answer; values go through the columns' own drizzle encoders, so a row is stored
+ * exactly as drizzle's insert/update would store it.
  */
-const OUTCOME_COLUMNS = `completed_at, conversation_id, analysed_request, user_attributes, guesser_verdict,
-    analyst_verdict, is_enough, action, question, response, latency_ms, model, prompt_version, token_usage,
-    tokens_total, sources`;
+const OUTCOME_COUNT = OUTCOME_FIELDS.length;
 
-/** An answer to a message nobody claimed: its row is written once, completed ($17…$22: `pendingParams`). */
+/** An answer to a message nobody claimed: its row is written once, completed. */
 const INSERT_COMPLETED = `
-  INSERT INTO secretary.requests (status, ${OUTCOME_COLUMNS},
-    trace_id, channel, username, message_id, text, created_at)
-  VALUES ('completed', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-    $17, $18, $19, $20, $21, $22)
+  INSERT INTO secretary.requests (status, ${columnNames(OUTCOME_FIELDS)}, ${columnNames(PENDING_FIELDS)})
+  VALUES ('completed', ${placeholders(1, OUTCOME_COUNT + PENDING_FIELDS.length)})
   RETURNING id`;
 
-/** An answer to the `pending` row claimed for it ($17: its id); none if another process took it over. */
+/** An answer to the `pending` row claimed for it (the last parameter: its id); none if another process took it over. */
 const UPDATE_COMPLETED = `
   UPDATE secretary.requests
-  SET status = 'completed', (${OUTCOME_COLUMNS}) =
-    ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-  WHERE id = $17 AND status = 'pending'
+  SET status = 'completed', (${columnNames(OUTCOME_FIELDS)}) = (${placeholders(1, OUTCOME_COUNT)})
+  WHERE id = $${OUTCOME_COUNT + 1} AND status = 'pending'
   RETURNING id`;
-
-/** A value as drizzle sends it: null stays null, anything else goes through the column's encoder. */
-function encoded<T>(column: { mapToDriverValue(value: T): unknown }, value: T | null | undefined): unknown {
-  return value === null || value === undefined ? null : column.mapToDriverValue(value);
-}
-
-/** `completedOutcome` as $1…$16 of INSERT_COMPLETED and UPDATE_COMPLETED, in OUTCOME_COLUMNS' order. */
-function outcomeParams(outcome: ReturnType<typeof completedOutcome>): unknown[] {
-  return [
-    encoded(requests.completedAt, outcome.completedAt),
-    encoded(requests.conversationId, outcome.conversationId),
-    encoded(requests.analysedRequest, outcome.analysedRequest),
-    encoded(requests.userAttributes, outcome.userAttributes),
-    encoded(requests.guesserVerdict, outcome.guesserVerdict),
-    encoded(requests.analystVerdict, outcome.analystVerdict),
-    encoded(requests.isEnough, outcome.isEnough),
-    encoded(requests.action, outcome.action),
-    encoded(requests.question, outcome.question),
-    encoded(requests.response, outcome.response),
-    encoded(requests.latencyMs, outcome.latencyMs),
-    encoded(requests.model, outcome.model),
-    encoded(requests.promptVersion, outcome.promptVersion),
-    encoded(requests.tokenUsage, outcome.tokenUsage),
-    encoded(requests.tokensTotal, outcome.tokensTotal),
-    encoded(requests.sources, outcome.sources),
-  ];
-}
-
-/** `pendingColumns` and the arrival time as $17…$22 of INSERT_COMPLETED. */
-function pendingParams(exchange: PendingExchange, createdAt: Date): unknown[] {
-  const columns = pendingColumns(exchange);
-  return [
-    encoded(requests.traceId, columns.traceId),
-    encoded(requests.channel, columns.channel),
-    encoded(requests.username, columns.username),
-    encoded(requests.messageId, columns.messageId),
-    encoded(requests.text, columns.text),
-    encoded(requests.createdAt, createdAt),
-  ];
-}
