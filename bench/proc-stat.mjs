@@ -68,3 +68,18 @@ export function groupCpuMs(pgid) {
   }
   return (total * 1000) / ticksPerSecond;
 }
+
+/** Busy and total CPU ticks of the whole machine (/proc/stat): was a round CPU-bound, and by whom? */
+export function machineTicks() {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  const [, ...values] = line.trim().split(/\s+/);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = values.map(Number);
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busy, total: busy + idle + iowait };
+}
+
+/** Share of the machine's CPUs that were busy between two `machineTicks` readings (0–1). */
+export function busyShare(before, after) {
+  const total = after.total - before.total;
+  return total > 0 ? (after.busy - before.busy) / total : NaN;
+}
