@@ -45,7 +45,7 @@ const HISTORY_CURSOR = 'r';
  * The user's directory entry, open conversation and take-over, and the knowledge base's generation,
  * in one row ($1 username, $2 channel): one round trip where grounding the answer would be another.
  */
-const LOOKUP = `
+export const LOOKUP = `
   SELECT u.username, u.display_name, u.department, u.position, u.email, u.telegram_chat_id,
          c.id AS conversation_id, c.original_request, c.thread, c.clarifications, c.updated_at,
          t.username IS NOT NULL AS taken_over,

@@ -1,5 +1,15 @@
 import { sql } from 'drizzle-orm';
-import { bigint, customType, index, integer, pgSchema, text, timestamp } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  boolean,
+  check,
+  customType,
+  index,
+  integer,
+  pgSchema,
+  text,
+  timestamp,
+} from 'drizzle-orm/pg-core';
 
 /** The knowledge base: documents the answers rest on, split into searchable passages. */
 export const knowledge = pgSchema('knowledge');
@@ -58,3 +68,19 @@ export const passages = knowledge.table(
 export const lexemes = knowledge.table('lexemes', { lexeme: text('lexeme').primaryKey() }, (t) => [
   index('lexemes_trgm_idx').using('gin', t.lexeme.op('gin_trgm_ops')),
 ]);
+
+/**
+ * The knowledge base's generation, in one row kept by triggers (migration 0007): how many documents
+ * there are, and a version bumped by every statement that changes a document or a passage, in the
+ * same transaction. Every answer reads it, so reading it costs one row whatever the size of the
+ * knowledge base (aggregating the documents instead grew by ~0.2 ms per thousand documents).
+ */
+export const generation = knowledge.table(
+  'generation',
+  {
+    id: boolean('id').primaryKey().default(true),
+    documents: integer('documents').notNull(),
+    version: bigint('version', { mode: 'number' }).notNull(),
+  },
+  (t) => [check('generation_one_row', sql`${t.id}`)],
+);

@@ -320,7 +320,7 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
          select ${KNOWLEDGE_GENERATION_COLUMNS},
                 (select json_agg(json_build_array(c.i, c.id::text, c.document_id, c.rank::float8)
                           order by c.i, c.rank desc) from cand c) as candidates
-           from knowledge.documents`,
+           from knowledge.generation`,
         [missing, this.options.candidates ?? 60],
       );
       documents = rows[0]?.documents ?? 0;
