@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type {
   KnowledgeGeneration,
   KnowledgeHit,
+  KnowledgeSearchHit,
   KnowledgeMetricsPort,
   KnowledgeRetriever,
 } from '../domain/knowledge-ports.js';
@@ -109,6 +110,8 @@ interface Form {
   lexeme: string;
   /** 1 for the query's own lexeme, trigram similarity for a correction. */
   factor: number;
+  /** Passages holding it (never 0: a form no passage holds is left out). */
+  df: number;
 }
 
 interface Group {
@@ -145,6 +148,8 @@ interface Generation {
   documents: number;
   words: Map<string, WordLexemes>;
   df: Map<string, number>;
+  /** A lexeme's tsquery literal. */
+  literals: Map<string, string>;
   passages: Map<string, PassageDetails>;
   /** A candidates tsquery's best passages by ts_rank: the same question twice costs no ranking. */
   candidates: Map<string, Candidate[]>;
@@ -192,8 +197,10 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
     private readonly options: LexicalRetrieverOptions,
   ) {}
 
-  async search(query: string, limit: number): Promise<KnowledgeHit[]> {
-    return (await this.searchEach([query], limit))?.[0] ?? [];
+  async search(query: string, limit: number): Promise<KnowledgeSearchHit[]> {
+    const hits = (await this.searchEach([query], limit))?.[0] ?? [];
+    const words = queryWords(query);
+    return hits.map((hit) => ({ ...hit, snippet: snippet(hit.text, words) }));
   }
 
   async searchEach(
@@ -222,18 +229,9 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
             continue;
           }
           if (found.documents === 0) return undefined;
-          await this.learnPassages(
-            generation,
-            found.rows.flat().map((c) => c.id),
-          );
+          await this.learnPassages(generation, found.rows);
           return plans.map((plan, i) =>
-            plan
-              ? this.hits(
-                  generation,
-                  this.score(generation, plan, found.rows[i] ?? [], limit),
-                  words[i] ?? [],
-                )
-              : [],
+            plan ? this.hits(generation, this.score(generation, plan, found.rows[i] ?? [], limit)) : [],
           );
         }
       });
@@ -257,6 +255,7 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
       documents,
       words: new Map(),
       df: new Map(),
+      literals: new Map(),
       passages: new Map(),
       candidates: new Map(),
       n: undefined,
@@ -268,13 +267,17 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
   /** The weighted word groups and the tsquery that picks candidates; undefined: nothing to look for. */
   private plan(generation: Generation, words: string[]): Plan | undefined {
     if (words.length === 0) return undefined;
-    const { groups, df, n } = this.groups(generation, words);
-    const forms = [...new Set(groups.flatMap((g) => g.forms.map((f) => f.query)))];
-    if (forms.length === 0) return undefined;
+    const groups = this.groups(generation, words);
+    // Each form once, in the order the groups give them, with its passage count.
+    const forms = new Map<string, number>();
+    for (const group of groups) for (const form of group.forms) forms.set(form.query, form.df);
+    if (forms.size === 0) return undefined;
     // Candidates come from the selective words: a word in most passages would make every passage a
     // candidate (and ts_rank over all of them is the cost of a search). It still counts in the score.
-    const selective = forms.filter((f) => (df.get(f) ?? 0) <= Math.max(COMMON_WORD_SHARE * n, 50));
-    return { groups, orQuery: (selective.length > 0 ? selective : forms).join(' | ') };
+    const common = Math.max(COMMON_WORD_SHARE * (generation.n ?? 0), 50);
+    const selective: string[] = [];
+    for (const [query, df] of forms) if (df <= common) selective.push(query);
+    return { groups, orQuery: (selective.length > 0 ? selective : [...forms.keys()]).join(' | ') };
   }
 
   /**
@@ -374,7 +377,6 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
   private hits(
     generation: Generation,
     top: [string, { passageId: string; score: number; rank: number }][],
-    words: string[],
   ): KnowledgeHit[] {
     return top.flatMap(([documentId, b]) => {
       const row = generation.passages.get(b.passageId);
@@ -385,7 +387,6 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
           title: row.title,
           url: row.url,
           score: b.score,
-          snippet: snippet(row.text, words),
           headingPath: row.heading_path,
           text: row.text,
         },
@@ -393,10 +394,13 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
     });
   }
 
-  /** Title, url, text and lexemes of the passages not fetched yet in this generation. */
-  private async learnPassages(generation: Generation, ids: string[]): Promise<void> {
-    const missing = [...new Set(ids)].filter((id) => !generation.passages.has(id));
-    if (missing.length === 0) return;
+  /** Title, url, text and lexemes of the candidates' passages not fetched yet in this generation. */
+  private async learnPassages(generation: Generation, lists: Candidate[][]): Promise<void> {
+    const unknown = new Set<string>();
+    for (const list of lists)
+      for (const candidate of list) if (!generation.passages.has(candidate.id)) unknown.add(candidate.id);
+    if (unknown.size === 0) return;
+    const missing = [...unknown];
     const { rows } = await namedQuery<{
       id: string;
       title: string;
@@ -421,7 +425,9 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
    * generation has not seen yet: at most two statements for all queries of a search, none when known.
    */
   private async learnWords(generation: Generation, words: string[]): Promise<boolean> {
-    const missing = [...new Set(words)].filter((w) => !generation.words.has(w));
+    // Runs on every search, mostly with everything known: it allocates only for what is not.
+    const missing: string[] = [];
+    for (const word of words) if (!generation.words.has(word) && !missing.includes(word)) missing.push(word);
     if (missing.length > 0) {
       const { rows } = await namedQuery<{
         ord: number;
@@ -447,14 +453,14 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
       for (const word of missing) generation.words.set(word, []);
       for (const row of rows) generation.words.get(missing[row.ord - 1] ?? '')?.push(row);
     }
-    const forms = new Set<string>();
+    const unknownForms = new Set<string>();
     for (const word of words)
       for (const row of generation.words.get(word) ?? []) {
-        forms.add(row.lexeme);
-        if (row.form) forms.add(row.form);
+        if (!generation.df.has(row.lexeme)) unknownForms.add(row.lexeme);
+        if (row.form && !generation.df.has(row.form)) unknownForms.add(row.form);
       }
-    const unknown = [...forms].filter((f) => !generation.df.has(f));
-    if (unknown.length === 0 && generation.n !== undefined) return missing.length > 0;
+    if (unknownForms.size === 0 && generation.n !== undefined) return missing.length > 0;
+    const unknown = [...unknownForms];
     const stats = await namedQuery<{ n: number; df: number[] }>(
       this.pool,
       `select (select count(*)::int from knowledge.passages) as n,
@@ -468,40 +474,52 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
     return true;
   }
 
-  /** Each query lexeme with its trigram corrections and an idf weight (BM25's), from the generation. */
-  private groups(
-    generation: Generation,
-    words: string[],
-  ): { groups: Group[]; df: Map<string, number>; n: number } {
+  /**
+   * Each query lexeme with its trigram corrections and an idf weight (BM25's), from the generation.
+   * Runs twice per answer: it builds only the groups themselves.
+   */
+  private groups(generation: Generation, words: string[]): Group[] {
+    // A lexeme's forms: itself (factor 1) and its close corrections; words sharing a lexeme share its group.
     const byLexeme = new Map<string, Map<string, number>>();
     for (const word of words)
       for (const row of generation.words.get(word) ?? []) {
-        const forms = byLexeme.get(row.lexeme) ?? new Map<string, number>([[row.lexeme, 1]]);
+        let forms = byLexeme.get(row.lexeme);
+        if (!forms) {
+          forms = new Map([[row.lexeme, 1]]);
+          byLexeme.set(row.lexeme, forms);
+        }
         if (row.form && row.sim !== null && row.sim >= MIN_SIMILARITY && !forms.has(row.form))
           forms.set(row.form, row.sim);
-        byLexeme.set(row.lexeme, forms);
       }
-    const allForms = [...new Set([...byLexeme.values()].flatMap((m) => [...m.keys()]))];
     const n = generation.n ?? 0;
-    const df = new Map(allForms.map((f) => [f, generation.df.get(f) ?? 0]));
     const idf = (count: number) => Math.log(1 + (n - count + 0.5) / (count + 0.5));
     const groups: Group[] = [];
     for (const [lexeme, formMap] of byLexeme) {
-      const known = [...formMap.entries()].filter(([form]) => (df.get(form) ?? 0) > 0);
-      const own = df.get(lexeme) ?? 0;
-      const weight =
-        own > 0
-          ? idf(own)
-          : known.length > 0
-            ? Math.max(...known.map(([form]) => idf(df.get(form) ?? 0)))
-            : UNKNOWN_WORD_SHARE * idf(0);
-      groups.push({
-        forms: known.map(([form, factor]) => ({ query: tsLiteral(form), lexeme: form, factor })),
-        weight,
-      });
+      const forms: Form[] = [];
+      let bestKnown = 0;
+      for (const [form, factor] of formMap) {
+        const df = generation.df.get(form) ?? 0;
+        if (df <= 0) continue;
+        forms.push({ query: literal(generation, form), lexeme: form, factor, df });
+        bestKnown = Math.max(bestKnown, idf(df));
+      }
+      const own = generation.df.get(lexeme) ?? 0;
+      const weight = own > 0 ? idf(own) : forms.length > 0 ? bestKnown : UNKNOWN_WORD_SHARE * idf(0);
+      groups.push({ forms, weight });
     }
-    return { groups, df: new Map([...df].map(([form, count]) => [tsLiteral(form), count])), n };
+    return groups;
   }
+}
+
+/** A lexeme as a tsquery literal, made once per generation. */
+function literal(generation: Generation, lexeme: string): string {
+  let text = generation.literals.get(lexeme);
+  if (text === undefined) {
+    text = tsLiteral(lexeme);
+    if (generation.literals.size >= MAX_CACHED) generation.literals.clear();
+    generation.literals.set(lexeme, text);
+  }
+  return text;
 }
 
 /** Weight letters of a tsvector position: A title, B headings and tags, C (and D) text. */
@@ -560,10 +578,14 @@ export function snippet(text: string, words: string[]): string {
       .replace(/^[^\p{L}\p{N}]+/u, '');
     return stems.some((s) => lower.startsWith(s));
   });
+  // The window slides one token at a time: its count changes only by the token leaving and the one entering.
+  let count = 0;
+  for (let i = 0; i < Math.min(SNIPPET_WORDS, hits.length); i++) if (hits[i]) count++;
   let bestStart = 0;
-  let bestCount = -1;
-  for (let start = 0; start < Math.max(1, tokens.length - SNIPPET_WORDS + 1); start++) {
-    const count = hits.slice(start, start + SNIPPET_WORDS).filter(Boolean).length;
+  let bestCount = count;
+  for (let start = 1; start < tokens.length - SNIPPET_WORDS + 1; start++) {
+    if (hits[start - 1]) count--;
+    if (hits[start + SNIPPET_WORDS - 1]) count++;
     if (count > bestCount) {
       bestCount = count;
       bestStart = start;

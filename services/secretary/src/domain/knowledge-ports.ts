@@ -46,9 +46,13 @@ export interface KnowledgeHit {
   url: string | null;
   /** 0..1: the share of the query's meaning the best passage covers (see lexical-knowledge-retriever.ts). */
   score: number;
-  snippet: string;
   headingPath: string;
   text: string;
+}
+
+/** A hit as `/knowledge/search` shows it: with the window of its passage that has the most query words. */
+export interface KnowledgeSearchHit extends KnowledgeHit {
+  snippet: string;
 }
 
 /**
@@ -56,12 +60,12 @@ export interface KnowledgeHit {
  * relevance floor. Lexical today (full-text + trigrams); an embeddings retriever can implement it later.
  */
 export interface KnowledgeRetriever {
-  search(query: string, limit: number): Promise<KnowledgeHit[]>;
+  search(query: string, limit: number): Promise<KnowledgeSearchHit[]>;
   /**
    * Several queries against one look at the knowledge base, hits per query in order; undefined when
    * it holds no documents at all (not set up, as opposed to nothing relevant). `seen`: the generation
    * the caller read moments ago (with the requester); a search that knows everything about it asks
-   * the database nothing.
+   * the database nothing. No snippets: an answer gives the analyst whole passages.
    */
   searchEach(
     queries: string[],
