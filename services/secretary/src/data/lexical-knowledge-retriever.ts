@@ -148,8 +148,8 @@ interface Generation {
   documents: number;
   words: Map<string, WordLexemes>;
   df: Map<string, number>;
-  /** A lexeme's tsquery literal. */
-  literals: Map<string, string>;
+  /** A query lexeme's group (its forms and weight): a function of the lexeme and the generation. */
+  groups: Map<string, Group>;
   passages: Map<string, PassageDetails>;
   /** A candidates tsquery's best passages by ts_rank: the same question twice costs no ranking. */
   candidates: Map<string, Candidate[]>;
@@ -255,7 +255,7 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
       documents,
       words: new Map(),
       df: new Map(),
-      literals: new Map(),
+      groups: new Map(),
       passages: new Map(),
       candidates: new Map(),
       n: undefined,
@@ -349,9 +349,14 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
     rows: Candidate[],
     limit: number,
   ): [string, { passageId: string; score: number; rank: number }][] {
-    const total = groups.reduce((sum, g) => sum + g.weight, 0);
-    const best = new Map<string, { passageId: string; score: number; rank: number }>();
-    for (const row of rows) {
+    let total = 0;
+    for (const group of groups) total += group.weight;
+    // Each candidate's score by index, and per document the index of its best passage: objects are
+    // made only for the documents returned.
+    const scores = new Float64Array(rows.length);
+    const best = new Map<string, number>();
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i] as Candidate;
       const levels = generation.passages.get(row.id)?.levels;
       if (!levels) continue; // deleted between the queries
       let covered = 0;
@@ -364,14 +369,25 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
         covered += group.weight * match;
       }
       const score = total > 0 ? covered / total : 0;
+      scores[i] = score;
       const current = best.get(row.document_id);
-      if (!current || score > current.score || (score === current.score && row.rank > current.rank))
-        best.set(row.document_id, { passageId: row.id, score, rank: row.rank });
+      const held = current === undefined ? undefined : (rows[current] as Candidate);
+      if (
+        current === undefined ||
+        held === undefined ||
+        score > (scores[current] ?? 0) ||
+        (score === scores[current] && row.rank > held.rank)
+      )
+        best.set(row.document_id, i);
     }
-    return [...best.entries()]
-      .filter(([, b]) => b.score >= this.options.minScore)
-      .sort(([, a], [, b]) => b.score - a.score || b.rank - a.rank)
-      .slice(0, limit);
+    const picked: number[] = [];
+    for (const i of best.values()) if ((scores[i] ?? 0) >= this.options.minScore) picked.push(i);
+    const rankOf = (i: number) => (rows[i] as Candidate).rank;
+    picked.sort((a, b) => (scores[b] ?? 0) - (scores[a] ?? 0) || rankOf(b) - rankOf(a));
+    return picked.slice(0, limit).map((i) => {
+      const row = rows[i] as Candidate;
+      return [row.document_id, { passageId: row.id, score: scores[i] ?? 0, rank: row.rank }];
+    });
   }
 
   private hits(
@@ -449,7 +465,10 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
           order by w.ord`,
         [missing, MAX_EXPANSIONS + 1],
       );
-      if (generation.words.size + missing.length > MAX_CACHED) generation.words.clear();
+      if (generation.words.size + missing.length > MAX_CACHED) {
+        generation.words.clear();
+        generation.groups.clear();
+      }
       for (const word of missing) generation.words.set(word, []);
       for (const row of rows) generation.words.get(missing[row.ord - 1] ?? '')?.push(row);
     }
@@ -468,7 +487,10 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
                       from unnest($1::text[]) with ordinality as x(f, o) order by o) as df`,
       [unknown.map(tsLiteral)],
     );
-    if (generation.df.size + unknown.length > MAX_CACHED) generation.df.clear();
+    if (generation.df.size + unknown.length > MAX_CACHED) {
+      generation.df.clear();
+      generation.groups.clear();
+    }
     generation.n = stats.rows[0]?.n ?? 0;
     unknown.forEach((f, i) => generation.df.set(f, stats.rows[0]?.df[i] ?? 0));
     return true;
@@ -476,50 +498,57 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
 
   /**
    * Each query lexeme with its trigram corrections and an idf weight (BM25's), from the generation.
-   * Runs twice per answer: it builds only the groups themselves.
+   * A lexeme's corrections and passage counts depend on nothing else, so its group is made once per
+   * generation: words repeat across questions.
    */
   private groups(generation: Generation, words: string[]): Group[] {
-    // A lexeme's forms: itself (factor 1) and its close corrections; words sharing a lexeme share its group.
-    const byLexeme = new Map<string, Map<string, number>>();
+    const groups: Group[] = [];
+    const seen = new Set<string>();
     for (const word of words)
       for (const row of generation.words.get(word) ?? []) {
-        let forms = byLexeme.get(row.lexeme);
-        if (!forms) {
-          forms = new Map([[row.lexeme, 1]]);
-          byLexeme.set(row.lexeme, forms);
-        }
-        if (row.form && row.sim !== null && row.sim >= MIN_SIMILARITY && !forms.has(row.form))
-          forms.set(row.form, row.sim);
+        if (seen.has(row.lexeme)) continue;
+        seen.add(row.lexeme);
+        groups.push(generation.groups.get(row.lexeme) ?? this.group(generation, row.lexeme, word));
       }
-    const n = generation.n ?? 0;
-    const idf = (count: number) => Math.log(1 + (n - count + 0.5) / (count + 0.5));
-    const groups: Group[] = [];
-    for (const [lexeme, formMap] of byLexeme) {
-      const forms: Form[] = [];
-      let bestKnown = 0;
-      for (const [form, factor] of formMap) {
-        const df = generation.df.get(form) ?? 0;
-        if (df <= 0) continue;
-        forms.push({ query: literal(generation, form), lexeme: form, factor, df });
-        bestKnown = Math.max(bestKnown, idf(df));
-      }
-      const own = generation.df.get(lexeme) ?? 0;
-      const weight = own > 0 ? idf(own) : forms.length > 0 ? bestKnown : UNKNOWN_WORD_SHARE * idf(0);
-      groups.push({ forms, weight });
-    }
     return groups;
   }
-}
 
-/** A lexeme as a tsquery literal, made once per generation. */
-function literal(generation: Generation, lexeme: string): string {
-  let text = generation.literals.get(lexeme);
-  if (text === undefined) {
-    text = tsLiteral(lexeme);
-    if (generation.literals.size >= MAX_CACHED) generation.literals.clear();
-    generation.literals.set(lexeme, text);
+  /** A lexeme's forms: itself (factor 1) and its close corrections, those no passage holds left out. */
+  private group(generation: Generation, lexeme: string, word: string): Group {
+    const factors = new Map<string, number>([[lexeme, 1]]);
+    for (const row of generation.words.get(word) ?? [])
+      if (
+        row.lexeme === lexeme &&
+        row.form &&
+        row.sim !== null &&
+        row.sim >= MIN_SIMILARITY &&
+        !factors.has(row.form)
+      )
+        factors.set(row.form, row.sim);
+    const n = generation.n ?? 0;
+    const idf = (count: number) => Math.log(1 + (n - count + 0.5) / (count + 0.5));
+    const forms: Form[] = [];
+    let bestKnown = 0;
+    let complete = true;
+    for (const [form, factor] of factors) {
+      complete &&= generation.df.has(form);
+      const df = generation.df.get(form) ?? 0;
+      if (df <= 0) continue;
+      forms.push({ query: tsLiteral(form), lexeme: form, factor, df });
+      bestKnown = Math.max(bestKnown, idf(df));
+    }
+    const own = generation.df.get(lexeme) ?? 0;
+    const group: Group = {
+      forms,
+      weight: own > 0 ? idf(own) : forms.length > 0 ? bestKnown : UNKNOWN_WORD_SHARE * idf(0),
+    };
+    // Kept only when every passage count was known (a cache past its bound may have dropped some).
+    if (complete && generation.n !== undefined) {
+      if (generation.groups.size >= MAX_CACHED) generation.groups.clear();
+      generation.groups.set(lexeme, group);
+    }
+    return group;
   }
-  return text;
 }
 
 /** Weight letters of a tsvector position: A title, B headings and tags, C (and D) text. */
