@@ -7,12 +7,15 @@
 //   BENCH_CONCURRENCY (64)   BENCH_SKIP_START=1 (skip the `pnpm start` timing)
 //   BENCH_ONLY_START=1 (only the `pnpm start` timing)
 //   BENCH_SKIP_DRAIN=1 (skip the communicator backlog drain)   BENCH_LOG_LEVEL (info)
-//   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles every process of the run.
+//   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles every process of the run
+//   (`BUNDLE_SOURCEMAP=1 pnpm build` first writes source maps beside the bundles, so a profile's
+//   positions can be traced back to the TypeScript sources).
+//   BENCH_KEEP_LOGS=1 keeps the services' logs (stdout, one file each; kept anyway when the run fails).
 //   BENCH_RUNTIME=none runs the services without the launcher's runtime settings
 //   (SERVICE_RUNTIME_ENV and SERVICE_NODE_ARGS: allocator and V8 flags), to see what they cost and save.
 // Services run as the launcher runs them: from their bundles (dist/bundle/), with its runtime settings.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,14 +47,23 @@ const noteLoad = (when) => {
   console.log(`   (load average ${load()} ${when})`);
 };
 
-function start(name, file, env, cwd = root, runtime = (e) => e, args = []) {
+/**
+ * The services' log lines go to a file each, as the launcher lets them write straight to the
+ * terminal: read through a pipe, they cost this process (the load generator) ~0.1 ms of CPU per
+ * answer on the pipeline's side only. Kept when the run fails, removed when it passes.
+ */
+const logDir = mkdtempSync(join(tmpdir(), 'wm-bench-logs-'));
+
+function start(name, file, env, cwd = root, runtime = (e) => e, args = [], logFile = undefined) {
+  const out = logFile === undefined ? 'pipe' : openSync(join(logDir, `${logFile}.log`), 'a');
   const child = spawn(process.execPath, [...nodeArgs, ...args, file], {
     cwd,
     env: runtime({ ...process.env, ...env }),
     // Only the fake LLM takes commands; an IPC channel in a service would also keep V8's
     // memory reducer from ever running, which distorts its idle RSS by ~20 MB.
-    stdio: name === 'fake-llm' ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+    stdio: name === 'fake-llm' ? ['ignore', out, 'pipe', 'ipc'] : ['ignore', out, 'pipe'],
   });
+  if (typeof out === 'number') closeSync(out);
   children.push(child);
   child.stderr.on('data', (d) => {
     if (process.env.BENCH_VERBOSE) process.stderr.write(`[${name}] ${d}`);
@@ -194,8 +206,8 @@ async function scenario(kind, { measureMemory }) {
       join(root, dir),
       withRuntime,
       [...runtimeArgs, ...meshNodeArgs],
+      `${kind}-${name}`,
     );
-    child.stdout.resume(); // logs cost what they cost in production; the bench drops them
     ready[name] = await waitReady(`http://127.0.0.1:${port}/health/ready`, since, child);
     // CPU spent until ready: unlike the wall time it does not grow when others load the machine.
     readyCpu[name] = cpuMs(child.pid);
@@ -367,7 +379,7 @@ async function scenario(kind, { measureMemory }) {
   );
   console.log(
     `     ${'load generator'.padEnd(20)} ${per(cpuTotals.meshBench, cpuTotals.meshAnswered).toFixed(2).padStart(6)} ms (pipeline), ` +
-      `${per(cpuTotals.bareBench, cpuTotals.bareAnswered).toFixed(2)} ms (baseline) — not counted (this process: it also reads the services' logs)`,
+      `${per(cpuTotals.bareBench, cpuTotals.bareAnswered).toFixed(2)} ms (baseline) — not counted (this process)`,
   );
   const cpuTarget = kind === 'pglite' ? 5 : 4;
   console.log(
@@ -608,4 +620,7 @@ main()
   })
   .finally(() => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    if (process.exitCode || process.env.BENCH_KEEP_LOGS === '1')
+      console.error(`the services' logs are kept in ${logDir}`);
+    else rmSync(logDir, { recursive: true, force: true });
   });

@@ -238,6 +238,7 @@ function bundleEach(root, esbuild) {
           // stack traces still name every function.
           minifyWhitespace: true,
           minifySyntax: true,
+          sourcemap: process.env.BUNDLE_SOURCEMAP === '1' ? 'external' : false,
           external: EXTERNAL,
           // CommonJS dependencies inside an ES module still call require().
           banner: {
