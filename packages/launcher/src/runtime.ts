@@ -20,7 +20,7 @@ export const SERVICE_RUNTIME_ENV: Readonly<Record<string, string>> = {
   // Node allocates for every socket read before shrinking it to what arrived: in the heap, a burst of
   // 500 clients left each kept remainder pinning a 64 KB hole, and the analyst settled at 1.42–1.55×
   // idle in three of six runs (1.11–1.24× in the others); mapped, they are returned when freed
-  // (1.19–1.21× in three of three runs, CPU per answer unchanged).
+  // (1.19–1.29× in four of four runs, CPU per answer unchanged).
   MALLOC_MMAP_THRESHOLD_: '65536',
   MALLOC_TRIM_THRESHOLD_: '131072',
 };
