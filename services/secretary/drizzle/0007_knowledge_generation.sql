@@ -43,26 +43,20 @@ BEGIN
 END
 $$;
 --> statement-breakpoint
-CREATE TRIGGER documents_generation_insert AFTER INSERT ON knowledge.documents
-  REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION knowledge.generation_on_change();
---> statement-breakpoint
-CREATE TRIGGER documents_generation_update AFTER UPDATE ON knowledge.documents
-  REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION knowledge.generation_on_change();
---> statement-breakpoint
-CREATE TRIGGER documents_generation_delete AFTER DELETE ON knowledge.documents
-  REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION knowledge.generation_on_change();
---> statement-breakpoint
-CREATE TRIGGER documents_generation_truncate AFTER TRUNCATE ON knowledge.documents
-  FOR EACH STATEMENT EXECUTE FUNCTION knowledge.generation_on_truncate();
---> statement-breakpoint
-CREATE TRIGGER passages_generation_insert AFTER INSERT ON knowledge.passages
-  REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION knowledge.generation_on_change();
---> statement-breakpoint
-CREATE TRIGGER passages_generation_update AFTER UPDATE ON knowledge.passages
-  REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION knowledge.generation_on_change();
---> statement-breakpoint
-CREATE TRIGGER passages_generation_delete AFTER DELETE ON knowledge.passages
-  REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION knowledge.generation_on_change();
---> statement-breakpoint
-CREATE TRIGGER passages_generation_truncate AFTER TRUNCATE ON knowledge.passages
-  FOR EACH STATEMENT EXECUTE FUNCTION knowledge.generation_on_truncate();
+-- The same four triggers on both tables: what changes a passage changes the knowledge base as much.
+DO $$
+DECLARE
+  t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['documents', 'passages'] LOOP
+    EXECUTE format('CREATE TRIGGER %1$s_generation_insert AFTER INSERT ON knowledge.%1$I
+      REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION knowledge.generation_on_change()', t);
+    EXECUTE format('CREATE TRIGGER %1$s_generation_update AFTER UPDATE ON knowledge.%1$I
+      REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION knowledge.generation_on_change()', t);
+    EXECUTE format('CREATE TRIGGER %1$s_generation_delete AFTER DELETE ON knowledge.%1$I
+      REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION knowledge.generation_on_change()', t);
+    EXECUTE format('CREATE TRIGGER %1$s_generation_truncate AFTER TRUNCATE ON knowledge.%1$I
+      FOR EACH STATEMENT EXECUTE FUNCTION knowledge.generation_on_truncate()', t);
+  END LOOP;
+END
+$$;
