@@ -354,6 +354,10 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
     // Each candidate's score by index, and per document the index of its best passage: objects are
     // made only for the documents returned.
     const scores = new Float64Array(rows.length);
+    const scoreOf = (i: number) => scores[i] ?? 0;
+    const rankOf = (i: number) => (rows[i] as Candidate).rank;
+    /** Candidates by score, then by ts_rank: below 0 when `a` comes first. */
+    const order = (a: number, b: number) => scoreOf(b) - scoreOf(a) || rankOf(b) - rankOf(a);
     const best = new Map<string, number>();
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i] as Candidate;
@@ -368,25 +372,16 @@ export class LexicalKnowledgeRetriever implements KnowledgeRetriever {
         }
         covered += group.weight * match;
       }
-      const score = total > 0 ? covered / total : 0;
-      scores[i] = score;
+      scores[i] = total > 0 ? covered / total : 0;
       const current = best.get(row.document_id);
-      const held = current === undefined ? undefined : (rows[current] as Candidate);
-      if (
-        current === undefined ||
-        held === undefined ||
-        score > (scores[current] ?? 0) ||
-        (score === scores[current] && row.rank > held.rank)
-      )
-        best.set(row.document_id, i);
+      if (current === undefined || order(i, current) < 0) best.set(row.document_id, i);
     }
     const picked: number[] = [];
-    for (const i of best.values()) if ((scores[i] ?? 0) >= this.options.minScore) picked.push(i);
-    const rankOf = (i: number) => (rows[i] as Candidate).rank;
-    picked.sort((a, b) => (scores[b] ?? 0) - (scores[a] ?? 0) || rankOf(b) - rankOf(a));
+    for (const i of best.values()) if (scoreOf(i) >= this.options.minScore) picked.push(i);
+    picked.sort(order);
     return picked.slice(0, limit).map((i) => {
       const row = rows[i] as Candidate;
-      return [row.document_id, { passageId: row.id, score: scores[i] ?? 0, rank: row.rank }];
+      return [row.document_id, { passageId: row.id, score: scoreOf(i), rank: row.rank }];
     });
   }
 
