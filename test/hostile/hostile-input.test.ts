@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   type Dovecot,
@@ -14,10 +15,12 @@ import {
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Mesh, missingDist, type ServiceProcess, startMesh } from '../ops/support/mesh.js';
+import { repoPath } from '../ops/support/repo.js';
 
 /**
  * The hostile-input suite: generated hostile inputs (fast-check) against every public endpoint of
- * the four services (as processes, from dist/) and both channels end to end (mail into a real
+ * the five services (as processes, from dist/; the console's /api signed in, signed out and with
+ * forged sessions) and both channels end to end (mail into a real
  * Dovecot, updates through the fake Telegram Bot API). After the barrage: no 500, no process exit,
  * every exchange and ledger row in a final state, /metrics series bounded, and no request text in a
  * log line outside the one access/analysis record.
@@ -167,14 +170,14 @@ async function send(
   p: ServiceProcess,
   method: string,
   path: string,
-  options: { token?: string; body?: unknown; rawBody?: string } = {},
+  options: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
 ): Promise<Exchange> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   let body: string | undefined;
   if (options.rawBody !== undefined) body = options.rawBody;
   else if (options.body !== undefined) body = JSON.stringify(options.body);
-  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (body !== undefined) headers['content-type'] ??= 'application/json';
   const res = await fetch(`${p.url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
   const text = method === 'HEAD' ? '' : await res.text();
   const exchange: Exchange = {
@@ -308,14 +311,25 @@ describe.skipIf(peersMissing)('hostile input across the mesh and both channels',
   let tg: FakeTelegram;
   let db: TestDatabase | undefined;
   const adminKey = `hostile-admin-${randomBytes(8).toString('hex')}`;
+  const operatorPassword = `hostile-${randomBytes(8).toString('hex')}`;
   const svc = (name: string) => mesh.services[name]!;
 
   beforeAll(async () => {
     [dovecot, sink, tg] = await Promise.all([startDovecot(), startSmtpSink(), startFakeTelegram()]);
+    // The console's operator, hashed by the tool operators use (the password on stdin).
+    const passwordHash = execFileSync(
+      process.execPath,
+      [repoPath('services/console/dist/hash-password.js')],
+      {
+        input: `${operatorPassword}\n`,
+        encoding: 'utf8',
+      },
+    ).trim();
     mesh = await startMesh({
-      only: ['secretary', 'guesser', 'system-analyst', 'communicator'],
+      only: ['secretary', 'guesser', 'system-analyst', 'communicator', 'console'],
       env: {
         ADMIN_API_KEYS: adminKey,
+        OPERATORS: JSON.stringify([{ name: 'hostile-admin', role: 'admin', password_hash: passwordHash }]),
         // The barrage comes from one client key: its limit is not under test here (its own test is).
         RATE_LIMIT_PER_KEY_PER_MINUTE: '0',
         IMAP_HOST: dovecot.host,
@@ -487,6 +501,138 @@ describe.skipIf(peersMissing)('hostile input across the mesh and both channels',
           expectNoUndeclared5xx(
             await send(svc(name), method, path.startsWith('/') ? path : `/${path}`, {
               ...(authed ? { token: name === 'secretary' ? mesh.apiKey : mesh.serviceToken } : {}),
+              ...(withBody ? { rawBody } : {}),
+            }),
+          );
+        },
+      ),
+      { numRuns: HTTP_RUNS * 2, endOnFailure: true },
+    );
+  }, 300_000);
+
+  it("when the console's /api gets generated hostile input — signed in, signed out, with a forged session or CSRF token — then nothing answers 500 and every error is the JSON error model", async () => {
+    const con = svc('console');
+    const runs = { numRuns: HTTP_RUNS, endOnFailure: true };
+    // A real session first: the hostile sign-ins below may lock names out, never this session.
+    const signIn = await fetch(`${con.url}/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'hostile-admin', password: operatorPassword }),
+    });
+    expect(signIn.status).toBe(201);
+    const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const { csrf_token: csrf } = (await signIn.json()) as { csrf_token: string };
+    const session = fc.constantFrom<Record<string, string>>(
+      { cookie, 'x-csrf-token': csrf },
+      { cookie, 'x-csrf-token': csrf },
+      { cookie, 'x-csrf-token': csrf },
+      { cookie },
+      { cookie, 'x-csrf-token': `${csrf}x` },
+      { cookie: `${cookie}x`, 'x-csrf-token': csrf },
+      { cookie: 'wm_console_session=__proto__; wm_console_session=%E0%A4%A', 'x-csrf-token': '%00' },
+      {},
+    );
+    const conversationPath = fc
+      .tuple(fc.oneof(channel, hostileText), fc.oneof(username, hostileText))
+      .map(([c, u]) => `/api/conversations/${encodePath(c)}/${encodePath(u)}`);
+
+    // sign-in itself
+    await fc.assert(
+      fc.asyncProperty(
+        hostileBody({ name: fc.constantFrom('hostile-admin', 'mallory'), password: hostileText }),
+        async (body) => expectNoUndeclared5xx(await send(con, 'POST', '/api/session', { body })),
+      ),
+      runs,
+    );
+    // reads: the inbox with its filters, a conversation, ingest, feedback, directory, counts
+    await fc.assert(
+      fc.asyncProperty(
+        hostileBody({
+          state: fc.constantFrom('escalated', 'resolved', 'nope'),
+          channel,
+          q: hostileText,
+          limit: fc.constantFrom('1', '50', '-1', '1e9'),
+          cursor: hostileText,
+          status: fc.constantFrom('quarantined', 'skipped', 'replied'),
+        }),
+        fc.constantFrom(
+          '/api/conversations',
+          '/api/escalations',
+          '/api/ingest',
+          '/api/ingest/counts',
+          '/api/feedback',
+          '/api/directory',
+          '/api/session',
+        ),
+        conversationPath,
+        session,
+        async (query, path, conversation, headers) => {
+          expectNoUndeclared5xx(await send(con, 'GET', `${path}?${asQuery(query)}`, { headers }));
+          expectNoUndeclared5xx(await send(con, 'GET', conversation, { headers }));
+        },
+      ),
+      runs,
+    );
+    // writes: conversation actions, a reply by hand, typing, feedback, a retry, a directory entry
+    await fc.assert(
+      fc.asyncProperty(
+        conversationPath,
+        fc.constantFrom('take-over', 'release', 'resolve', 'assign', 'typing', 'replies'),
+        hostileBody({ text: hostileText.map(tracedText), idempotency_key: hostileText }),
+        hostileBody({
+          channel,
+          username,
+          exchange_id: fc.constantFrom('1', '0', '-1', '99999999999999999999', 'x'),
+          verdict: fc.constantFrom('helpful', 'wrong', 'meh'),
+          note: hostileText,
+        }),
+        hostileBody({
+          username,
+          display_name: hostileText,
+          department: hostileText,
+          email: fc.constantFrom('a@example.test', 'x@y.test\r\nBcc: z@w.test'),
+        }),
+        fc.oneof(hostileText, fc.constantFrom('1', '0', '-5', '1e308', '9007199254740993')),
+        session,
+        async (conversation, action, reply, feedback, entry, id, headers) => {
+          expectNoUndeclared5xx(
+            await send(con, 'POST', `${conversation}/${action}`, {
+              headers,
+              body: action === 'replies' ? reply : {},
+            }),
+          );
+          expectNoUndeclared5xx(await send(con, 'POST', '/api/feedback', { headers, body: feedback }));
+          expectNoUndeclared5xx(await send(con, 'POST', `/api/ingest/${encodePath(id)}/retry`, { headers }));
+          expectNoUndeclared5xx(await send(con, 'PUT', '/api/directory', { headers, body: entry }));
+        },
+      ),
+      runs,
+    );
+    // raw bodies, odd methods and content types, random paths under /api
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'),
+        fc.oneof(
+          fc.webPath().map((p) => `/api${p.startsWith('/') ? p : `/${p}`}`),
+          fc.constantFrom(
+            '/api/session',
+            '/api/conversations',
+            '/api/feedback',
+            '/api/directory',
+            '/api/feedback/export',
+          ),
+        ),
+        fc.oneof(
+          fc.string({ maxLength: 100 }),
+          fc.constantFrom('{"__proto__":{"role":"admin"}}', '{"a":', '[', 'null', '"x"', '{}'),
+        ),
+        fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded'),
+        session,
+        async (method, path, rawBody, contentType, headers) => {
+          const withBody = method !== 'GET' && method !== 'HEAD';
+          expectNoUndeclared5xx(
+            await send(con, method, path, {
+              headers: { ...headers, 'content-type': contentType },
               ...(withBody ? { rawBody } : {}),
             }),
           );
