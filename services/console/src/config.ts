@@ -1,10 +1,11 @@
 import { baseServiceConfig, booleanFlag, duration, httpUrl, positiveInt, z } from '@workemon/config';
 
+/** What an operator's name is made of (1–64 of them). */
+export const OPERATOR_NAME = /^[\p{L}\p{N}._@-]{1,64}$/u;
+
 /** One operator who may sign in; the hash comes from `pnpm console:hash-password`. */
 export const OperatorSchema = z.object({
-  name: z
-    .string()
-    .regex(/^[\p{L}\p{N}._@-]{1,64}$/u, { error: 'name must be 1–64 letters, digits or . _ @ -' }),
+  name: z.string().regex(OPERATOR_NAME, { error: 'name must be 1–64 letters, digits or . _ @ -' }),
   role: z.enum(['operator', 'admin'], { error: "role must be 'operator' or 'admin'" }),
   password_hash: z.string().regex(/^\$argon2(id|i|d)\$/, {
     error: 'password_hash must be an argon2 hash (pnpm console:hash-password)',

@@ -52,6 +52,17 @@ describe('console sign-in: sessions, CSRF, lock-out', () => {
     expect((await client.request('GET', '/api/session')).status).toBe(401);
   });
 
+  it('when the name is one no operator can have (a NUL, a newline, a space), then 400 naming it, and nothing reaches the lock-out ledger', async () => {
+    const client = new ConsoleClient(consoleApp.url);
+    for (const name of ['я\nя\u0000\n', 'an\u0000na', 'anna boris']) {
+      const res = await client.signIn(name, 'whatever-password');
+      expect(res.status, JSON.stringify(name)).toBe(400);
+      expect(res.body.message).toContain("'name'");
+    }
+    // The right name still signs in: nothing was counted against it.
+    expect((await client.signIn('anna', 'anna-password-1')).status).toBe(201);
+  });
+
   it('when a name fails too often, then it is locked out (429 + Retry-After) even with the right password', async () => {
     await consoleApp.database.pool.query(`DELETE FROM console.sign_in_failures`);
     const client = new ConsoleClient(consoleApp.url);

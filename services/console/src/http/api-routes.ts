@@ -10,6 +10,7 @@ import {
 import { parseInput, parseValue, stripNul } from '@workemon/http-kit';
 import { type Request, type RequestHandler, type Response, Router } from 'express';
 import type { CommunicatorClient } from '../clients/communicator-client.js';
+import { OPERATOR_NAME } from '../config.js';
 import type { OperatorAction, SecretaryClient } from '../clients/secretary-client.js';
 import type { FeedbackUseCases } from '../domain/feedback-use-cases.js';
 import type { LiveFeed } from '../domain/live-feed.js';
@@ -27,11 +28,14 @@ import {
 } from './session-middleware.js';
 
 export const SignInSchema = z.object({
+  // Checked as operators' names are (config.ts), so a name no operator can have (a NUL, a newline)
+  // is a 400 before it reaches the lock-out ledger.
   name: z
     .string({ error: "Parameter 'name' is required" })
     .trim()
     .min(1, { error: "Parameter 'name' must not be empty" })
-    .max(64, { error: "Parameter 'name' must be at most 64 characters" }),
+    .max(64, { error: "Parameter 'name' must be at most 64 characters" })
+    .regex(OPERATOR_NAME, { error: "Parameter 'name' must be letters, digits or . _ @ -" }),
   password: z
     .string({ error: "Parameter 'password' is required" })
     .min(1, { error: "Parameter 'password' must not be empty" })
@@ -51,12 +55,18 @@ export const IngestQuerySchema = z.object({
 
 export const FeedbackBodySchema = z.object({
   channel: z.enum(CHANNELS, { error: "Parameter 'channel' must be one of: email, tg, direct" }),
-  username: z.string().trim().min(1).max(320),
+  // Stored as given: a NUL (which no database text can hold) is dropped, as everywhere else.
+  username: z.string().trim().min(1).max(320).transform(stripNul),
   exchange_id: z
     .string({ error: "Parameter 'exchange_id' is required" })
     .regex(/^\d{1,18}$/, { error: "Parameter 'exchange_id' must be an exchange id" }),
   verdict: z.enum(['helpful', 'wrong'], { error: "Parameter 'verdict' must be one of: helpful, wrong" }),
-  note: z.string().trim().max(2000, { error: "Parameter 'note' must be at most 2000 characters" }).optional(),
+  note: z
+    .string()
+    .trim()
+    .max(2000, { error: "Parameter 'note' must be at most 2000 characters" })
+    .transform(stripNul)
+    .optional(),
 });
 
 const IdParamsSchema = z.object({
