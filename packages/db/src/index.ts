@@ -5,6 +5,6 @@ export {
   guardDatabase,
   isConnectionError,
 } from './database-errors.js';
-export { runMigrations, type MigrationOptions } from './migrate.js';
+export { migrationsPending, migrationsTableFor, runMigrations, type MigrationOptions } from './migrate.js';
 export { createDatabase, type CreateDatabaseOptions, type DatabaseHandle } from './pool.js';
 export { namedQuery } from './named-query.js';

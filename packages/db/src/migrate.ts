@@ -36,6 +36,29 @@ async function upToDate(client: pg.Client, schema: string, table: string, newest
   }
 }
 
+/** A service's own bookkeeping table, by one rule, so that whoever checks it (the launcher) finds it. */
+export function migrationsTableFor(service: string): string {
+  return `__${service.replaceAll('-', '_')}_migrations`;
+}
+
+/**
+ * Does the folder hold a migration the database has not applied? One query, no lock, nothing loaded:
+ * the launcher asks this before it starts a migrating process, which a restart almost never needs.
+ */
+export async function migrationsPending(options: MigrationOptions): Promise<boolean> {
+  const newest = newestMigration(options.migrationsFolder);
+  const client = new pg.Client({ connectionString: options.databaseUrl });
+  client.on('error', () => {
+    // Connection loss surfaces as a rejected query below.
+  });
+  await client.connect();
+  try {
+    return !(await upToDate(client, options.migrationsSchema ?? 'drizzle', options.migrationsTable, newest));
+  } finally {
+    await client.end();
+  }
+}
+
 /**
  * Applies every pending migration; idempotent and safe to run from several replicas at once: the run
  * holds a PostgreSQL advisory lock keyed by the bookkeeping table, so a second migrator waits and then

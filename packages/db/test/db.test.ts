@@ -13,6 +13,7 @@ import {
   DATABASE_UNAVAILABLE,
   guardDatabase,
   namedQuery,
+  migrationsPending,
   runMigrations,
 } from '../src/index.js';
 
@@ -77,10 +78,15 @@ describe('@workemon/db', () => {
       writeFileSync(join(folder, '0000_m.sql'), 'CREATE TABLE "grow_probe" ("id" integer PRIMARY KEY);');
       writeFileSync(join(folder, 'meta/_journal.json'), journal([1764500000000]));
       const options = { databaseUrl: db.url, migrationsFolder: folder, migrationsTable: '__grow_migrations' };
+      // What the launcher asks before it starts a migrator: pending on a fresh database, then not.
+      expect(await migrationsPending(options)).toBe(true);
       await runMigrations(options);
+      expect(await migrationsPending(options)).toBe(false);
       writeFileSync(join(folder, '0001_m.sql'), 'INSERT INTO "grow_probe" ("id") VALUES (2);');
       writeFileSync(join(folder, 'meta/_journal.json'), journal([1764500000000, 1764600000000]));
+      expect(await migrationsPending(options)).toBe(true);
       await runMigrations(options);
+      expect(await migrationsPending(options)).toBe(false);
       await runMigrations(options);
       expect(await queryRows(db.url, 'select id from grow_probe')).toEqual([{ id: 2 }]);
       expect(await queryRows(db.url, 'select count(*)::int as n from drizzle.__grow_migrations')).toEqual([

@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
 import { httpGet } from './http-get.js';
+// The migrate module alone: the package's index would load drizzle and the pool into the launcher.
+import { migrationsPending, migrationsTableFor } from '@workemon/db/migrate';
 import { assertPortsFree, lockDataDir } from './preflight.js';
 import { SERVICE_NODE_ARGS, withServiceRuntime } from './runtime.js';
 
@@ -302,7 +304,20 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
       ...(consoleOperators ? { OPERATORS_FILE: consoleOperators.operatorsFile } : {}),
     };
 
-    const migrating = withDatabase.filter((s) => existsSync(join(root, s.dir, 'dist/migrate.js')));
+    const withMigrations = withDatabase.filter((s) => existsSync(join(root, s.dir, 'dist/migrate.js')));
+    // A restart almost never has a migration to apply: one query per service here, instead of a
+    // process each on the way to the services. Any doubt (the check failing) runs the migrator.
+    const migrating: ServiceSpec[] = [];
+    for (const s of withMigrations) {
+      const pending = await migrationsPending({
+        databaseUrl: databaseUrl ?? '',
+        migrationsFolder: join(root, s.dir, 'drizzle'),
+        migrationsTable: migrationsTableFor(s.name),
+      }).catch(() => true);
+      if (pending) migrating.push(s);
+    }
+    const current = withMigrations.filter((s) => !migrating.includes(s));
+    if (current.length > 0) log(`schema up to date: ${current.map((s) => s.name).join(', ')}`);
     if (migrating.length > 0) log(`migrating ${migrating.map((s) => s.name).join(', ')}…`);
     const failed = (
       await Promise.all(

@@ -5,6 +5,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type FakeLlm, freePortBlock, startFakeLlm, waitFor } from '@workemon/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../src/embedded-postgres.js';
 import { isPortFree } from '../src/preflight.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -88,5 +90,57 @@ describe('launcher (pnpm start)', () => {
     expect(stderr).toContain('stopped cleanly');
     for (const port of [base, base + 1, base + 2, base + 3, base + 4])
       expect(await isPortFree(port)).toBe(true);
+    expect(stderr).toContain('migrating secretary, communicator, console');
+  }, 150_000);
+
+  it('when started again on the same data with nothing to migrate, then no migrator runs, and a schema found missing is migrated', async () => {
+    const base = await freePortBlock(5);
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      LAUNCHER_BASE_PORT: String(base),
+      LAUNCHER_DATA_DIR: dataDir,
+      LLM_PROVIDER: 'custom',
+      LLM_BASE_URL: llm.url,
+      LLM_API_KEY: 'sk-launcher',
+      LLM_MODEL: 'fake-model',
+      LOG_LEVEL: 'warn',
+    };
+    const startOnce = async (): Promise<string> => {
+      const child = spawn(process.execPath, [launcher], {
+        cwd: root,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.stdout.resume();
+      const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+      try {
+        await waitFor(() => stderr.includes('Press Ctrl-C to stop.') || child.exitCode !== null, 90_000, 100);
+        expect(child.exitCode, stderr).toBeNull();
+      } finally {
+        child.kill('SIGINT');
+      }
+      expect(await exited).toBe(0);
+      return stderr;
+    };
+    const again = await startOnce();
+    expect(again).toContain('schema up to date: secretary, communicator, console');
+    expect(again).not.toContain('migrating');
+
+    // The console's schema is gone (as on a database it never saw): its migrator runs, the others do not.
+    const pglite = await startEmbeddedPostgres(join(dataDir, 'pglite'), 0);
+    try {
+      const client = new pg.Client({ connectionString: pglite.url });
+      await client.connect();
+      await client.query('drop schema console cascade; drop table drizzle.__console_migrations');
+      await client.end();
+    } finally {
+      await pglite.stop();
+    }
+    const pending = await startOnce();
+    expect(pending).toContain('schema up to date: secretary, communicator');
+    expect(pending).toContain('migrating console…');
   }, 150_000);
 });

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { runMigrations as migrate } from '@workemon/db';
+import { migrationsTableFor, runMigrations as migrate } from '@workemon/db';
 
 /** services/communicator/drizzle, the same relative path from src/data and dist/data. */
 const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
@@ -9,6 +9,6 @@ export async function runMigrations(databaseUrl: string): Promise<void> {
   await migrate({
     databaseUrl,
     migrationsFolder: MIGRATIONS_FOLDER,
-    migrationsTable: '__communicator_migrations',
+    migrationsTable: migrationsTableFor('communicator'),
   });
 }
