@@ -12,6 +12,23 @@ import { isPortFree } from '../src/preflight.js';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const launcher = join(root, 'packages/launcher/dist/main.js');
 
+/** The launcher as `pnpm start` runs it, until it says every service answers; its stderr so far. */
+async function startLauncher(env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, [launcher], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout.resume();
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  try {
+    await waitFor(() => stderr.includes('Press Ctrl-C to stop.') || child.exitCode !== null, 90_000, 100);
+    expect(child.exitCode, stderr).toBeNull();
+  } catch (error) {
+    child.kill('SIGINT');
+    throw error;
+  }
+  return { child, output: () => stderr, exited };
+}
+
 describe('launcher (pnpm start)', () => {
   let llm: FakeLlm;
   let dataDir: string;
@@ -25,28 +42,26 @@ describe('launcher (pnpm start)', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
+  /** What the launcher gets: nothing inherited but PATH and HOME, the fake LLM, one data directory. */
+  const launcherEnv = (base: number): NodeJS.ProcessEnv => ({
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    LAUNCHER_BASE_PORT: String(base),
+    LAUNCHER_DATA_DIR: dataDir,
+    LLM_PROVIDER: 'custom',
+    LLM_BASE_URL: llm.url,
+    LLM_API_KEY: 'sk-launcher',
+    LLM_MODEL: 'fake-model',
+    LOG_LEVEL: 'warn',
+  });
+
   it('when started from nothing with the embedded database, then one request flows through all three services and Ctrl-C stops everything cleanly', async () => {
     expect(existsSync(launcher), 'run `pnpm build` first').toBe(true);
     const base = await freePortBlock(5);
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      LAUNCHER_BASE_PORT: String(base),
-      LAUNCHER_DATA_DIR: dataDir,
-      LLM_PROVIDER: 'custom',
-      LLM_BASE_URL: llm.url,
-      LLM_API_KEY: 'sk-launcher',
-      LLM_MODEL: 'fake-model',
-      LOG_LEVEL: 'warn',
-    };
-    const child = spawn(process.execPath, [launcher], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout.resume();
-    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    const env = launcherEnv(base);
+    const { child, output, exited } = await startLauncher(env);
+    const stderr = output();
     try {
-      await waitFor(() => stderr.includes('Press Ctrl-C to stop.') || child.exitCode !== null, 90_000, 100);
-      expect(child.exitCode, stderr).toBeNull();
       expect(stderr).toContain('embedded PostgreSQL (PGlite)');
       for (const port of [base, base + 1, base + 2]) expect(stderr).toContain(`http://127.0.0.1:${port}`);
 
@@ -87,7 +102,7 @@ describe('launcher (pnpm start)', () => {
       new Promise<string>((r) => setTimeout(() => r('timeout'), 20_000)),
     ]);
     expect(code).toBe(0);
-    expect(stderr).toContain('stopped cleanly');
+    expect(output()).toContain('stopped cleanly');
     for (const port of [base, base + 1, base + 2, base + 3, base + 4])
       expect(await isPortFree(port)).toBe(true);
     expect(stderr).toContain('migrating secretary, communicator, console');
@@ -95,35 +110,12 @@ describe('launcher (pnpm start)', () => {
 
   it('when started again on the same data with nothing to migrate, then no migrator runs, and a schema found missing is migrated', async () => {
     const base = await freePortBlock(5);
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      LAUNCHER_BASE_PORT: String(base),
-      LAUNCHER_DATA_DIR: dataDir,
-      LLM_PROVIDER: 'custom',
-      LLM_BASE_URL: llm.url,
-      LLM_API_KEY: 'sk-launcher',
-      LLM_MODEL: 'fake-model',
-      LOG_LEVEL: 'warn',
-    };
+    const env = launcherEnv(base);
     const startOnce = async (): Promise<string> => {
-      const child = spawn(process.execPath, [launcher], {
-        cwd: root,
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.stdout.resume();
-      const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-      try {
-        await waitFor(() => stderr.includes('Press Ctrl-C to stop.') || child.exitCode !== null, 90_000, 100);
-        expect(child.exitCode, stderr).toBeNull();
-      } finally {
-        child.kill('SIGINT');
-      }
+      const { child, output, exited } = await startLauncher(env);
+      child.kill('SIGINT');
       expect(await exited).toBe(0);
-      return stderr;
+      return output();
     };
     const again = await startOnce();
     expect(again).toContain('schema up to date: secretary, communicator, console');
