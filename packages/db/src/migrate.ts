@@ -42,21 +42,33 @@ export function migrationsTableFor(service: string): string {
 }
 
 /**
- * Does the folder hold a migration the database has not applied? One query, no lock, nothing loaded:
- * the launcher asks this before it starts a migrating process, which a restart almost never needs.
+ * One session with the database for `work`, ended afterwards (which also releases any advisory lock
+ * `work` took, should it fail); PGlite's socket server serves it like any other connection.
  */
-export async function migrationsPending(options: MigrationOptions): Promise<boolean> {
-  const newest = newestMigration(options.migrationsFolder);
-  const client = new pg.Client({ connectionString: options.databaseUrl });
+async function withSession<T>(databaseUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: databaseUrl });
   client.on('error', () => {
-    // Connection loss surfaces as a rejected query below.
+    // Connection loss surfaces as a rejected query in `work`; nothing else to do here.
   });
   await client.connect();
   try {
-    return !(await upToDate(client, options.migrationsSchema ?? 'drizzle', options.migrationsTable, newest));
+    return await work(client);
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Does the folder hold a migration the database has not applied? One query, no lock, nothing loaded:
+ * the launcher asks this before it starts a migrating process, which a restart almost never needs.
+ */
+export function migrationsPending(options: MigrationOptions): Promise<boolean> {
+  const newest = newestMigration(options.migrationsFolder);
+  return withSession(
+    options.databaseUrl,
+    async (client) =>
+      !(await upToDate(client, options.migrationsSchema ?? 'drizzle', options.migrationsTable, newest)),
+  );
 }
 
 /**
@@ -68,13 +80,8 @@ export async function migrationsPending(options: MigrationOptions): Promise<bool
 export async function runMigrations(options: MigrationOptions): Promise<void> {
   const schema = options.migrationsSchema ?? 'drizzle';
   const newest = newestMigration(options.migrationsFolder);
-  const client = new pg.Client({ connectionString: options.databaseUrl });
-  client.on('error', () => {
-    // Connection loss surfaces as a rejected query below; nothing else to do here.
-  });
-  await client.connect();
   const lockName = `workemon:migrations:${options.migrationsTable}`;
-  try {
+  await withSession(options.databaseUrl, async (client) => {
     if (await upToDate(client, schema, options.migrationsTable, newest)) return;
     const [{ drizzle }, { migrate }] = await Promise.all([
       import('drizzle-orm/node-postgres'),
@@ -87,8 +94,5 @@ export async function runMigrations(options: MigrationOptions): Promise<void> {
       migrationsSchema: schema,
     });
     await client.query('SELECT pg_advisory_unlock(hashtext($1))', [lockName]);
-  } finally {
-    // Ending the session also releases the lock when a migration failed.
-    await client.end();
-  }
+  });
 }
