@@ -200,4 +200,35 @@ describe.each(DATABASE_KINDS)('stored exchanges on %s', (kind) => {
     });
     expect(await storedRow(String(id), [])).toMatchObject({ status: 'failed', response: null });
   });
+
+  it('when an exchange of a few kilobytes is stored, then it stays whole in its row: nothing compressed, nothing in the TOAST table', async () => {
+    // A typical answer's row is just over the 2 KB where PostgreSQL would start compressing and
+    // moving values out of the row: work every insert paid for and every read undid.
+    const long = (words: string) => Array.from({ length: 12 }, () => words).join(' ');
+    const record: ExchangeRecord = {
+      ...full,
+      analysedRequest: long('Нужна выгрузка операций'),
+      response: long('Выгрузку готовит отдел аналитики по заявке.'),
+      analystVerdict: { is_enough: true, response: long('Выгрузку готовит отдел аналитики.') },
+    };
+    const toast = await handle.db.$client.query<{ name: string }>(
+      `SELECT reltoastrelid::regclass::text AS name FROM pg_class WHERE oid = 'secretary.requests'::regclass`,
+    );
+    const toastName = toast.rows[0]?.name ?? '';
+    const toastRows = async () =>
+      Number(
+        (await handle.db.$client.query<{ n: string }>(`SELECT count(*) AS n FROM ${toastName}`)).rows[0]?.n,
+      );
+    const before = await toastRows();
+    const id = await store({ kind: 'unclaimed', exchange: unclaimed(undefined) }, record, false);
+    const { rows } = await handle.db.$client.query<Record<string, unknown>>(
+      `SELECT pg_column_size(r.*) > 3000 AS large,
+              pg_column_compression(analysed_request) AS analysed, pg_column_compression(response) AS response,
+              pg_column_compression(analyst_verdict) AS verdict
+       FROM secretary.requests r WHERE id = $1`,
+      [id],
+    );
+    expect(rows[0]).toEqual({ large: true, analysed: null, response: null, verdict: null });
+    expect(await toastRows()).toBe(before);
+  });
 });
