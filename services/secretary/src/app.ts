@@ -102,7 +102,8 @@ export function createApp(deps: AppDeps): Express {
       ? { followUps: { ...deps.followUps.policy, kick: () => followUpWorker.kick() } }
       : {}),
     knowledge: {
-      ground: (request, context) => grounding.ground(request, context),
+      // `seen` passed on: the generation read with the requester spares the search a round trip.
+      ground: (request, context, seen) => grounding.ground(request, context, seen),
       answered: knowledge.answered,
     },
     ...(deps.clock ? { clock: deps.clock } : {}),

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KNOWLEDGE_GENERATION } from '../src/data/knowledge-generation.js';
 import { LexicalKnowledgeRetriever } from '../src/data/lexical-knowledge-retriever.js';
 import type { KnowledgeGeneration } from '../src/domain/knowledge-ports.js';
@@ -56,7 +56,13 @@ describe.each(DATABASE_KINDS)('knowledge base on %s', (kind) => {
       databaseUrl: database.url,
       guesserUrl: guesser.url,
       analystUrl: analyst.url,
-      env: { API_KEYS: API_KEY, KNOWLEDGE_MAX_DOCUMENT_CHARS: '5000' },
+      env: {
+        API_KEYS: API_KEY,
+        KNOWLEDGE_MAX_DOCUMENT_CHARS: '5000',
+        // No exchange sweep while a test counts an answer's statements.
+        HEARTBEAT_INTERVAL_MS: '600000',
+        OWNER_TIMEOUT_MS: '1200000',
+      },
     });
     for (const [id, body] of Object.entries(CORPUS)) {
       const res = await secretary.call(`/knowledge/documents/${id}`, { method: 'PUT', body });
@@ -174,6 +180,38 @@ describe.each(DATABASE_KINDS)('knowledge base on %s', (kind) => {
       expect(statements.length).toBeGreaterThan(0);
       expect((await secretary.call(`/knowledge/documents/${id}`, { method: 'DELETE' })).status).toBe(204);
       expect(await ids('тюлени', await generation())).toEqual([]);
+    });
+
+    it('when a question is asked again, then its answer costs the database two statements: the requester and the exchange', async () => {
+      // The knowledge base's generation comes with the requester; a search that knows everything
+      // under it asks nothing more. Counted through the secretary's own pool, as the answer runs.
+      const pool = secretary.database.pool;
+      const ask = () =>
+        secretary.analyze({
+          channel: 'direct',
+          username: `again_${Math.random().toString(36).slice(2)}`,
+          request: 'Где посмотреть отклонённые авторизации по картам?',
+        });
+      expect((await ask()).status).toBe(200); // learns the words and the candidates
+      const statements: string[] = [];
+      const query = pool.query.bind(pool);
+      const spy = vi.spyOn(pool, 'query').mockImplementation(((config: unknown, ...rest: unknown[]) => {
+        statements.push(typeof config === 'string' ? config : (config as { text: string }).text);
+        return (query as (...args: unknown[]) => unknown)(config, ...rest);
+      }) as never);
+      try {
+        const again = await ask();
+        expect(again.status).toBe(200);
+        expect(again.body.sources).not.toEqual([]);
+      } finally {
+        spy.mockRestore();
+      }
+      // Nothing else runs here in between: the exchange sweep waits HEARTBEAT_INTERVAL_MS.
+      expect(statements.map((text) => /^\s*(\w+)/.exec(text)?.[1]?.toUpperCase())).toEqual([
+        'SELECT',
+        'INSERT',
+      ]);
+      expect(statements[0]).toContain('secretary.users');
     });
 
     it('when the list is paged, then every document appears once across pages, ordered by id', async () => {
