@@ -231,4 +231,36 @@ describe.each(DATABASE_KINDS)('stored exchanges on %s', (kind) => {
     expect(rows[0]).toEqual({ large: true, analysed: null, response: null, verdict: null });
     expect(await toastRows()).toBe(before);
   });
+
+  it('when many answers finish at once, then each is stored once, in its own row', async () => {
+    // Answers finishing together share one insert statement: each row must still be its own.
+    const answers = Array.from({ length: 24 }, (_, i) => ({
+      exchange: { ...unclaimed(undefined), text: `message ${i}` },
+      record: { ...full, response: `answer ${i}` },
+    }));
+    await Promise.all(
+      answers.map(({ exchange, record }) =>
+        exchanges.complete(
+          { kind: 'unclaimed', exchange },
+          record,
+          { kind: 'none' },
+          {
+            channel: 'direct',
+            username: exchange.username,
+          },
+        ),
+      ),
+    );
+    const { rows } = await handle.db.$client.query<{ username: string; text: string; response: string }>(
+      'SELECT username, text, response FROM secretary.requests WHERE username = ANY($1::text[])',
+      [answers.map((a) => a.exchange.username)],
+    );
+    expect(rows).toHaveLength(answers.length);
+    for (const [i, { exchange }] of answers.entries())
+      expect(rows.find((r) => r.username === exchange.username)).toEqual({
+        username: exchange.username,
+        text: `message ${i}`,
+        response: `answer ${i}`,
+      });
+  });
 });

@@ -19,7 +19,7 @@ import { storableJson, storableKey, storableText } from '../domain/storable-text
 import type { KnowledgeGeneration } from '../domain/knowledge-ports.js';
 import type { Database } from './db.js';
 import { KNOWLEDGE_GENERATION } from './knowledge-generation.js';
-import { guardDatabase, namedQuery } from '@workemon/db';
+import { BatchedInsert, guardDatabase, namedQuery } from '@workemon/db';
 import { conversations, followUps, requests } from './schema.js';
 
 interface RequesterRow extends Record<string, unknown> {
@@ -72,7 +72,11 @@ function abandoned(timeouts: OwnerTimeouts): SQL {
  * Every text is made storable (valid UTF-8, no NUL, bounded keys) here, so a write never fails on content.
  */
 export class ExchangeRepository implements ExchangeStorePort, ExchangeLeaseStorePort, RequesterLookupPort {
-  constructor(private readonly db: Database) {}
+  private readonly completedInserts: BatchedInsert<{ id: string | number; username: string }>;
+
+  constructor(private readonly db: Database) {
+    this.completedInserts = completedInserts(db);
+  }
 
   /** The user's directory entry and open conversation in one query (this runs on every request). */
   lookup(
@@ -318,13 +322,19 @@ export class ExchangeRepository implements ExchangeStorePort, ExchangeLeaseStore
       // Outside a transaction (once per answer): a constant text, no statement built per call.
       ids =
         target.kind === 'unclaimed'
-          ? await this.namedIds(INSERT_COMPLETED, [
-              ...encoded(outcome, OUTCOME_FIELDS),
-              ...encoded(
-                { ...pendingColumns(target.exchange), createdAt: target.exchange.receivedAt ?? now },
-                PENDING_FIELDS,
+          ? [
+              Number(
+                (
+                  await this.completedInserts.insert([
+                    ...encoded(outcome, OUTCOME_FIELDS),
+                    ...encoded(
+                      { ...pendingColumns(target.exchange), createdAt: target.exchange.receivedAt ?? now },
+                      PENDING_FIELDS,
+                    ),
+                  ])
+                ).id,
               ),
-            ])
+            ]
           : await this.namedIds(UPDATE_COMPLETED, [...encoded(outcome, OUTCOME_FIELDS), target.id]);
     } else if (target.kind === 'unclaimed') {
       const rows = await db
@@ -564,11 +574,26 @@ function encoded<R>(row: R, fields: readonly (keyof R & string)[]): unknown[] {
  */
 const OUTCOME_COUNT = OUTCOME_FIELDS.length;
 
-/** An answer to a message nobody claimed: its row is written once, completed. */
-const INSERT_COMPLETED = `
-  INSERT INTO secretary.requests (status, ${columnNames(OUTCOME_FIELDS)}, ${columnNames(PENDING_FIELDS)})
-  VALUES ('completed', ${placeholders(1, OUTCOME_COUNT + PENDING_FIELDS.length)})
-  RETURNING id`;
+const INSERTED_COUNT = OUTCOME_COUNT + PENDING_FIELDS.length;
+/** Where the username is among an inserted row's parameters. */
+const USERNAME_AT = OUTCOME_COUNT + PENDING_FIELDS.indexOf('username');
+
+/**
+ * An answer to a message nobody claimed: its row is written once, completed. Answers finishing
+ * together are written by one statement (see BatchedInsert): under load, one commit for several.
+ */
+function completedInserts(db: Database): BatchedInsert<{ id: string | number; username: string }> {
+  return new BatchedInsert(db.$client, {
+    into: `INSERT INTO secretary.requests (status, ${columnNames(OUTCOME_FIELDS)}, ${columnNames(PENDING_FIELDS)})`,
+    row: (first) => `('completed', ${placeholders(first, INSERTED_COUNT)})`,
+    parameters: INSERTED_COUNT,
+    returning: 'id, username',
+    sameRow: (row, values) => row.username === values[USERNAME_AT],
+    maxRows: 32,
+    // Of the pool's connections (5 by default), the rest stay free for the requester lookups.
+    maxInFlight: 2,
+  });
+}
 
 /** An answer to the `pending` row claimed for it (the last parameter: its id); none if another process took it over. */
 const UPDATE_COMPLETED = `
