@@ -263,4 +263,41 @@ describe.each(DATABASE_KINDS)('stored exchanges on %s', (kind) => {
         response: `answer ${i}`,
       });
   });
+
+  it('when many requesters are looked up at once, then each gets its own directory entry, conversation and take-over', async () => {
+    // Many answers look their requesters up at the same moment: each must see only its own person.
+    const people = Array.from({ length: 24 }, (_, i) => ({ username: `lookup-${i}-${randomUUID()}`, i }));
+    const known = people.filter(({ i }) => i % 2 === 0);
+    const talking = people.filter(({ i }) => i % 3 === 0);
+    const held = people.filter(({ i }) => i % 4 === 0);
+    const client = handle.db.$client;
+    await client.query(
+      `INSERT INTO secretary.users (username, department) SELECT u, 'dept ' || u FROM unnest($1::text[]) u`,
+      [known.map((p) => p.username)],
+    );
+    await client.query(
+      `INSERT INTO secretary.conversations (id, channel, username, status, original_request, thread)
+       SELECT gen_random_uuid(), 'tg', u, 'open', 'asked by ' || u, 'thread of ' || u FROM unnest($1::text[]) u`,
+      [talking.map((p) => p.username)],
+    );
+    await client.query(
+      `INSERT INTO secretary.inbox_threads (channel, username, last_at, last_text, last_author, ai_state, taken_over_by, version)
+       SELECT 'tg', u, now(), '', 'person', 'answered', 'operator', 1 FROM unnest($1::text[]) u`,
+      [held.map((p) => p.username)],
+    );
+    const found = await Promise.all(people.map(({ username }) => exchanges.lookup('tg', username)));
+    for (const [n, { username, i }] of people.entries()) {
+      const result = found[n];
+      expect(result?.user?.department).toBe(i % 2 === 0 ? `dept ${username}` : undefined);
+      expect(result?.openConversation?.originalRequest).toBe(
+        i % 3 === 0 ? `asked by ${username}` : undefined,
+      );
+      expect(result?.takenOver).toBe(i % 4 === 0 ? true : undefined);
+      expect(result?.knowledge?.key).toEqual(expect.any(String));
+    }
+    // The same person on another channel has no conversation or take-over there.
+    const elsewhere = await exchanges.lookup('email', held[0]?.username ?? '');
+    expect(elsewhere.openConversation).toBeUndefined();
+    expect(elsewhere.takenOver).toBeUndefined();
+  });
 });
