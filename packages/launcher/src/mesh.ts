@@ -305,17 +305,18 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
     };
 
     const withMigrations = withDatabase.filter((s) => existsSync(join(root, s.dir, 'dist/migrate.js')));
-    // A restart almost never has a migration to apply: one query per service here, instead of a
-    // process each on the way to the services. Any doubt (the check failing) runs the migrator.
-    const migrating: ServiceSpec[] = [];
-    for (const s of withMigrations) {
-      const pending = await migrationsPending({
-        databaseUrl: databaseUrl ?? '',
-        migrationsFolder: join(root, s.dir, 'drizzle'),
-        migrationsTable: migrationsTableFor(s.name),
-      }).catch(() => true);
-      if (pending) migrating.push(s);
-    }
+    // A restart almost never has a migration to apply: one query per service here (side by side),
+    // instead of a process each on the way to the services. Any doubt (the check failing) runs the migrator.
+    const pending = await Promise.all(
+      withMigrations.map((s) =>
+        migrationsPending({
+          databaseUrl: databaseUrl ?? '',
+          migrationsFolder: join(root, s.dir, 'drizzle'),
+          migrationsTable: migrationsTableFor(s.name),
+        }).catch(() => true),
+      ),
+    );
+    const migrating = withMigrations.filter((_, i) => pending[i]);
     const current = withMigrations.filter((s) => !migrating.includes(s));
     if (current.length > 0) log(`schema up to date: ${current.map((s) => s.name).join(', ')}`);
     if (migrating.length > 0) log(`migrating ${migrating.map((s) => s.name).join(', ')}…`);
