@@ -28,6 +28,21 @@ export function isConnectionError(error: unknown): boolean {
   return cause !== undefined && cause !== error && isConnectionError(cause);
 }
 
+/**
+ * True when PostgreSQL itself answered the statement with an error: the statement, and its implicit
+ * transaction, changed nothing (unlike a lost connection, after which it may have committed).
+ */
+export function isRejectedByServer(error: unknown): boolean {
+  if (isConnectionError(error)) return false;
+  const driver = (error as { cause?: unknown }).cause ?? error;
+  const code = errorCode(driver);
+  return (
+    typeof (driver as { severity?: unknown }).severity === 'string' &&
+    code !== undefined &&
+    /^[0-9A-Z]{5}$/.test(code)
+  );
+}
+
 /** What clients are told when the database is down: nothing of the query, the data or the driver. */
 export const DATABASE_UNAVAILABLE = 'the database is unavailable; retry later';
 

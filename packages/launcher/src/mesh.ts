@@ -317,7 +317,7 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
       ),
     );
     const migrating = withMigrations.filter((_, i) => pending[i]);
-    const current = withMigrations.filter((s) => !migrating.includes(s));
+    const current = withMigrations.filter((_, i) => !pending[i]);
     if (current.length > 0) log(`schema up to date: ${current.map((s) => s.name).join(', ')}`);
     if (migrating.length > 0) log(`migrating ${migrating.map((s) => s.name).join(', ')}…`);
     const failed = (

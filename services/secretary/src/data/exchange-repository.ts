@@ -322,19 +322,7 @@ export class ExchangeRepository implements ExchangeStorePort, ExchangeLeaseStore
       // Outside a transaction (once per answer): a constant text, no statement built per call.
       ids =
         target.kind === 'unclaimed'
-          ? [
-              Number(
-                (
-                  await this.completedInserts.insert([
-                    ...encoded(outcome, OUTCOME_FIELDS),
-                    ...encoded(
-                      { ...pendingColumns(target.exchange), createdAt: target.exchange.receivedAt ?? now },
-                      PENDING_FIELDS,
-                    ),
-                  ])
-                ).id,
-              ),
-            ]
+          ? [await this.insertCompleted(outcome, target.exchange, now)]
           : await this.namedIds(UPDATE_COMPLETED, [...encoded(outcome, OUTCOME_FIELDS), target.id]);
     } else if (target.kind === 'unclaimed') {
       const rows = await db
@@ -381,6 +369,15 @@ export class ExchangeRepository implements ExchangeStorePort, ExchangeLeaseStore
     if (db !== this.db) return (await statement).map((row) => row.id);
     const { sql: text, params } = statement.toSQL();
     return this.namedIds(text, params);
+  }
+
+  /** A completed answer to a message nobody claimed, written together with others finishing now. */
+  private async insertCompleted(outcome: Outcome, exchange: PendingExchange, now: Date): Promise<number> {
+    const { id } = await this.completedInserts.insert([
+      ...encoded(outcome, OUTCOME_FIELDS),
+      ...encoded({ ...pendingColumns(exchange), createdAt: exchange.receivedAt ?? now }, PENDING_FIELDS),
+    ]);
+    return Number(id);
   }
 
   private async namedIds(text: string, params: unknown[]): Promise<number[]> {
