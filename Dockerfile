@@ -44,7 +44,7 @@ ENV NODE_ENV=production \
     PORT=${PORT} \
     NODE_OPTIONS="--max-semi-space-size=2 --expose-gc" \
     MALLOC_ARENA_MAX=2 \
-    MALLOC_MMAP_THRESHOLD_=65536 \
+    MALLOC_MMAP_THRESHOLD_=32768 \
     MALLOC_TRIM_THRESHOLD_=131072
 WORKDIR /app
 COPY --from=build --chown=node:node /out/ ./

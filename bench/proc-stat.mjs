@@ -24,6 +24,24 @@ export function cpuMs(pid) {
   }
 }
 
+/**
+ * Where a process's resident memory is, in MB, from /proc/<pid>/smaps: `file` (the node binary and
+ * libraries, shared), `anon` (V8's heap and other mappings), `[heap]` (glibc's brk heap: freed blocks
+ * below a live one stay resident), and its open file descriptors (sockets among them).
+ */
+export function memoryParts(pid) {
+  const parts = { file: 0, anon: 0, '[heap]': 0 };
+  let region = 'anon';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) {
+      const name = line.trim().split(/\s+/)[5] ?? '';
+      region = name.startsWith('/') ? 'file' : name === '' ? 'anon' : name;
+    } else if (line.startsWith('Rss:') && region in parts)
+      parts[region] += Number(line.split(/\s+/)[1]) / 1024;
+  }
+  return { ...parts, fds: readdirSync(`/proc/${pid}/fd`).length };
+}
+
 export function rssMb(pid) {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -23,7 +23,16 @@ import pg from 'pg';
 import { entryFile, SERVICE_NODE_ARGS, SERVICE_RUNTIME_ENV, withServiceRuntime } from '@workemon/launcher';
 import { createTestDatabase, freePort, freePortBlock } from '@workemon/testkit';
 import { runLoad } from './load.mjs';
-import { busyShare, cpuDelta, cpuMs, cpuSnapshot, groupCpuMs, machineTicks, rssMb } from './proc-stat.mjs';
+import {
+  busyShare,
+  cpuDelta,
+  cpuMs,
+  cpuSnapshot,
+  groupCpuMs,
+  machineTicks,
+  memoryParts,
+  rssMb,
+} from './proc-stat.mjs';
 
 /** The bare baseline's CPU per answer in the quiet run the ms targets were last judged on (README, Performance). */
 const REFERENCE_BASELINE_MS = 2.54;
@@ -33,6 +42,8 @@ const TOKEN = 'bench-service-token-0123456789abcdef';
 const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 /** Extra node arguments for the five services only (not the baseline or the fakes): for A/B runs. */
 const meshNodeArgs = (process.env.BENCH_MESH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** Extra node arguments for the embedded database's process only: for A/B runs and profiles. */
+const pgliteNodeArgs = (process.env.BENCH_PGLITE_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const withRuntime = process.env.BENCH_RUNTIME === 'none' ? (env) => env : withServiceRuntime;
 const runtimeArgs = process.env.BENCH_RUNTIME === 'none' ? [] : SERVICE_NODE_ARGS;
@@ -69,6 +80,18 @@ function start(name, file, env, cwd = root, runtime = (e) => e, args = [], logFi
     if (process.env.BENCH_VERBOSE) process.stderr.write(`[${name}] ${d}`);
   });
   return child;
+}
+
+/** BENCH_MEMORY_DETAIL=1: where each service's memory is, at idle and every 3 s after the load. */
+function memoryDetail(procs, when) {
+  if (!process.env.BENCH_MEMORY_DETAIL) return;
+  for (const [n, c] of Object.entries(procs)) {
+    const { fds, ...parts } = memoryParts(c.pid);
+    const mb = Object.entries(parts).map(([k, v]) => `${k} ${v.toFixed(1)}`);
+    console.log(
+      `     ${when.padEnd(9)} ${n.padEnd(16)} RSS ${rssMb(c.pid).toFixed(1)} MB: ${mb.join(', ')}; ${fds} fds`,
+    );
+  }
 }
 
 async function stopChild(child) {
@@ -126,7 +149,7 @@ const judge = (target, figure, ok, before = '') => {
 
 async function startDatabase(kind) {
   if (kind === 'pglite') {
-    const child = start('pglite', join(root, 'bench/pglite-process.mjs'), {});
+    const child = start('pglite', join(root, 'bench/pglite-process.mjs'), {}, root, (e) => e, pgliteNodeArgs);
     const { url } = JSON.parse(await firstLine(child));
     return {
       url,
@@ -258,6 +281,7 @@ async function scenario(kind, { measureMemory }) {
       for (const [n, c] of Object.entries(services)) idle[n] = Math.min(idle[n], rssMb(c.pid));
     }
   }
+  memoryDetail(services, 'idle');
   // The communicator and the console take no part in the load; stopping them keeps their database
   // work out of the figures.
   await stopChild(communicator);
@@ -455,6 +479,7 @@ async function scenario(kind, { measureMemory }) {
     const peak = Object.fromEntries(Object.entries(loaded).map(([n, c]) => [n, rssMb(c.pid)]));
     for (let s = 0; s < 30; s++) {
       await sleep(1_000);
+      if (s % 3 === 0) memoryDetail(loaded, `after ${s} s`);
       for (const [n, c] of Object.entries(loaded)) after[n] = Math.min(after[n], rssMb(c.pid));
     }
     console.log(

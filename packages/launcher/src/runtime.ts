@@ -16,12 +16,14 @@ export const SERVICE_RUNTIME_ENV: Readonly<Record<string, string>> = {
   MALLOC_ARENA_MAX: '2',
   // glibc raises its mmap and trim thresholds (up to 32/64 MB) after the first large block is freed,
   // so start-up's transient buffers then stay in the brk heap for good. Fixed, freed memory goes back
-  // to the system: the secretary idles at 68 instead of 74 MB. The mmap threshold is 64 KB, the size
-  // Node allocates for every socket read before shrinking it to what arrived: in the heap, a burst of
-  // 500 clients left each kept remainder pinning a 64 KB hole, and the analyst settled at 1.42–1.55×
-  // idle in three of six runs (1.11–1.24× in the others); mapped, they are returned when freed
-  // (1.19–1.29× in four of four runs, CPU per answer unchanged).
-  MALLOC_MMAP_THRESHOLD_: '65536',
+  // to the system. At 64 KB (the size Node allocates for every socket read before shrinking it to
+  // what arrived) a burst no longer left each kept remainder pinning a 64 KB hole (the analyst
+  // settled at 1.11–1.29× idle instead of up to 1.55×). At 32 KB, V8's compiler zones (segments of up
+  // to 32 KB) are mapped too: compiling the bundle at start-up had left 4–16 MB of freed segments in
+  // the brk heap below live blocks, by chance of order, so the secretary idled anywhere from 67 to
+  // 83 MB; at 32 KB it idles at 67–69 MB (communicator 65, console 66) in five of five starts, and
+  // the CPU per answer did not move (1.17× the baseline against 1.21–1.25× in the runs before).
+  MALLOC_MMAP_THRESHOLD_: '32768',
   MALLOC_TRIM_THRESHOLD_: '131072',
 };
 

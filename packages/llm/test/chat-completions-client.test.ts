@@ -36,6 +36,39 @@ describe('ChatCompletionsClient: the SDK-compatible transport', () => {
 
   const body = { model: 'm', messages: [{ role: 'user' as const, content: 'hi' }] };
 
+  it('when a burst ends, then its idle connections close within seconds although the provider allows 65 s', async () => {
+    const provider = createServer((_req, res) => {
+      _req.resume();
+      setTimeout(() => ok(res), 30);
+    });
+    provider.keepAliveTimeout = 65_000;
+    await new Promise<void>((r) => provider.listen(0, '127.0.0.1', r));
+    const openSockets = () =>
+      new Promise<number>((resolve, reject) =>
+        provider.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+      );
+    const client = new ChatCompletionsClient({
+      baseURL: `http://127.0.0.1:${(provider.address() as AddressInfo).port}/v1`,
+      apiKey: 'k',
+      timeoutMs: 2_000,
+      maxRetries: 0,
+    });
+    try {
+      await Promise.all(Array.from({ length: 12 }, () => client.create(body)));
+      expect(await openSockets()).toBeGreaterThan(1);
+      let open = await openSockets();
+      for (let waited = 0; open > 0 && waited < 8_000; waited += 250) {
+        await new Promise((r) => setTimeout(r, 250));
+        open = await openSockets();
+      }
+      expect(open).toBe(0);
+    } finally {
+      await client.close();
+      provider.closeAllConnections();
+      await new Promise((r) => provider.close(r));
+    }
+  }, 15_000);
+
   it('when a provider preset replaces the authorization scheme, then its header wins over the Bearer key', async () => {
     const client = new ChatCompletionsClient({
       baseURL,

@@ -34,6 +34,8 @@ export class JiraClient implements JiraPort {
       timeoutMs: options.timeoutMs,
       authorization,
       connections: 8,
+      // A remote HTTPS API: a reconnect costs a TLS handshake, so an idle connection is kept longer.
+      idleConnectionMs: 30_000,
       metrics: options.metrics,
       describeError: jiraErrorText,
     });
