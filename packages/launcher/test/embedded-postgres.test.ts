@@ -189,6 +189,75 @@ describe('embedded PostgreSQL (PGlite over the wire protocol)', () => {
     }
   }, 60_000);
 
+  it('when a batch fails at its Bind, then the error is answered, the rest is skipped up to its Sync, and the next batch runs', async () => {
+    const client = await rawConnection(db.url);
+    const bindInt = (value: string) =>
+      message(
+        'B',
+        cstr(''),
+        cstr(''),
+        int16(0),
+        int16(1),
+        int32(Buffer.byteLength(value)),
+        Buffer.from(value),
+        int16(0),
+      );
+    try {
+      const failed = client.untilReady();
+      client.socket.write(
+        Buffer.concat([
+          message('P', cstr(''), cstr('select $1::int + 1 as v'), int16(0)),
+          bindInt('not a number'),
+          message('E', cstr(''), int32(0)),
+          message('S'),
+        ]),
+      );
+      const answer = await failed;
+      expect(answer).toHaveLength(3);
+      expect(answer[0]).toBe('1');
+      expect(answer[1]).toMatch(/^E: .*invalid input syntax for type integer/);
+      expect(answer[2]).toBe('Z');
+      const next = client.untilReady();
+      client.socket.write(
+        Buffer.concat([
+          message('P', cstr(''), cstr('select $1::int + 1 as v'), int16(0)),
+          bindInt('41'),
+          message('E', cstr(''), int32(0)),
+          message('S'),
+        ]),
+      );
+      expect(await next).toEqual(['1', '2', 'D', 'C', 'Z']);
+    } finally {
+      client.socket.destroy();
+    }
+  }, 60_000);
+
+  it('when a named Parse fails, then the name is not taken: the same text fails again and another text prepares it', async () => {
+    const client = await rawConnection(db.url);
+    const parse = (text: string) => message('P', cstr('wm_test_failing'), cstr(text), int16(0));
+    try {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const answer = client.untilReady();
+        client.socket.write(Buffer.concat([parse('select no_such_column'), message('S')]));
+        const messages = await answer;
+        expect(messages[0]).toMatch(/^E: .*no_such_column/);
+        expect(messages.at(-1)).toBe('Z');
+      }
+      const prepared = client.untilReady();
+      client.socket.write(
+        Buffer.concat([
+          parse('select 7 as v'),
+          message('B', cstr(''), cstr('wm_test_failing'), int16(0), int16(0), int16(0)),
+          message('E', cstr(''), int32(0)),
+          message('S'),
+        ]),
+      );
+      expect(await prepared).toEqual(['1', '2', 'D', 'C', 'Z']);
+    } finally {
+      client.socket.destroy();
+    }
+  }, 60_000);
+
   it('when a client flushes mid-batch, then it gets the answers so far before its Sync', async () => {
     const client = await rawConnection(db.url);
     try {
