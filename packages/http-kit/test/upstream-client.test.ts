@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { runWithRequestId } from '@workemon/logger';
+import { startKeepAlivePeer } from '@workemon/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createServiceMetrics } from '../src/metrics.js';
@@ -145,20 +146,10 @@ describe('UpstreamClient: one classification for every upstream call', () => {
   });
 
   it('when a burst ends, then its idle connections close after idleConnectionMs although the peer allows 65 s', async () => {
-    // Our services answer with `Keep-Alive: timeout=65`: the client must not keep a burst's
-    // sockets (and the peer its side of them) for a minute on that hint.
-    const peer = createServer((_req, res) => {
-      setTimeout(() => res.end('{"answer":"ok"}'), 30);
-    });
-    peer.keepAliveTimeout = 65_000;
-    await new Promise<void>((r) => peer.listen(0, '127.0.0.1', r));
-    const openSockets = () =>
-      new Promise<number>((resolve, reject) =>
-        peer.getConnections((error, count) => (error ? reject(error) : resolve(count))),
-      );
+    const peer = await startKeepAlivePeer({ body: '{"answer":"ok"}' });
     const client = new UpstreamClient({
       target: 'peer',
-      baseURL: `http://127.0.0.1:${(peer.address() as AddressInfo).port}`,
+      baseURL: peer.url,
       timeoutMs: 2_000,
       idleConnectionMs: 300,
     });
@@ -167,17 +158,11 @@ describe('UpstreamClient: one classification for every upstream call', () => {
         client.call({ method: 'GET', path: '/x', schema: Answer }),
       );
       expect(await Promise.all(calls)).toHaveLength(12);
-      expect(await openSockets()).toBeGreaterThan(1);
-      let open = await openSockets();
-      for (let waited = 0; open > 0 && waited < 3_000; waited += 100) {
-        await new Promise((r) => setTimeout(r, 100));
-        open = await openSockets();
-      }
-      expect(open).toBe(0);
+      expect(await peer.openConnections()).toBeGreaterThan(1);
+      expect(await peer.connectionsAfter(3_000)).toBe(0);
     } finally {
       await client.close();
-      peer.closeAllConnections();
-      await new Promise((r) => peer.close(r));
+      await peer.close();
     }
   });
 

@@ -21,6 +21,8 @@ const int32 = (n: number) => {
   b.writeInt32BE(n);
   return b;
 };
+/** Execute the unnamed portal, then Sync. */
+const executeAndSync = [message('E', cstr(''), int32(0)), message('S')];
 
 /**
  * A connection driven by hand, so a test can stop between Parse and Bind as a client does whose
@@ -50,6 +52,12 @@ async function rawConnection(url: string) {
     }
   });
   const untilReady = () => new Promise<string[]>((r) => (waiting = r));
+  /** Writes the messages at once; resolves with the answers up to the next ReadyForQuery. */
+  const request = (...messages: Buffer[]) => {
+    const answer = untilReady();
+    socket.write(Buffer.concat(messages));
+    return answer;
+  };
   /** The backend's messages so far that are not yet part of an `untilReady` answer. */
   const received = () => [...seen];
   await new Promise<void>((r) => socket.once('connect', () => r()));
@@ -64,7 +72,7 @@ async function rawConnection(url: string) {
   const ready = untilReady();
   socket.write(Buffer.concat([int32(startup.length + 4), startup]));
   await ready;
-  return { socket, untilReady, received };
+  return { socket, untilReady, request, received };
 }
 
 describe('embedded PostgreSQL (PGlite over the wire protocol)', () => {
@@ -191,7 +199,8 @@ describe('embedded PostgreSQL (PGlite over the wire protocol)', () => {
 
   it('when a batch fails at its Bind, then the error is answered, the rest is skipped up to its Sync, and the next batch runs', async () => {
     const client = await rawConnection(db.url);
-    const bindInt = (value: string) =>
+    const batch = (value: string) => [
+      message('P', cstr(''), cstr('select $1::int + 1 as v'), int16(0)),
       message(
         'B',
         cstr(''),
@@ -201,32 +210,16 @@ describe('embedded PostgreSQL (PGlite over the wire protocol)', () => {
         int32(Buffer.byteLength(value)),
         Buffer.from(value),
         int16(0),
-      );
+      ),
+      ...executeAndSync,
+    ];
     try {
-      const failed = client.untilReady();
-      client.socket.write(
-        Buffer.concat([
-          message('P', cstr(''), cstr('select $1::int + 1 as v'), int16(0)),
-          bindInt('not a number'),
-          message('E', cstr(''), int32(0)),
-          message('S'),
-        ]),
-      );
-      const answer = await failed;
+      const answer = await client.request(...batch('not a number'));
       expect(answer).toHaveLength(3);
       expect(answer[0]).toBe('1');
       expect(answer[1]).toMatch(/^E: .*invalid input syntax for type integer/);
       expect(answer[2]).toBe('Z');
-      const next = client.untilReady();
-      client.socket.write(
-        Buffer.concat([
-          message('P', cstr(''), cstr('select $1::int + 1 as v'), int16(0)),
-          bindInt('41'),
-          message('E', cstr(''), int32(0)),
-          message('S'),
-        ]),
-      );
-      expect(await next).toEqual(['1', '2', 'D', 'C', 'Z']);
+      expect(await client.request(...batch('41'))).toEqual(['1', '2', 'D', 'C', 'Z']);
     } finally {
       client.socket.destroy();
     }
@@ -237,22 +230,18 @@ describe('embedded PostgreSQL (PGlite over the wire protocol)', () => {
     const parse = (text: string) => message('P', cstr('wm_test_failing'), cstr(text), int16(0));
     try {
       for (let attempt = 0; attempt < 2; attempt++) {
-        const answer = client.untilReady();
-        client.socket.write(Buffer.concat([parse('select no_such_column'), message('S')]));
-        const messages = await answer;
-        expect(messages[0]).toMatch(/^E: .*no_such_column/);
-        expect(messages.at(-1)).toBe('Z');
+        const answer = await client.request(parse('select no_such_column'), message('S'));
+        expect(answer[0]).toMatch(/^E: .*no_such_column/);
+        expect(answer.at(-1)).toBe('Z');
       }
-      const prepared = client.untilReady();
-      client.socket.write(
-        Buffer.concat([
-          parse('select 7 as v'),
-          message('B', cstr(''), cstr('wm_test_failing'), int16(0), int16(0), int16(0)),
-          message('E', cstr(''), int32(0)),
-          message('S'),
-        ]),
-      );
-      expect(await prepared).toEqual(['1', '2', 'D', 'C', 'Z']);
+      const bind = message('B', cstr(''), cstr('wm_test_failing'), int16(0), int16(0), int16(0));
+      expect(await client.request(parse('select 7 as v'), bind, ...executeAndSync)).toEqual([
+        '1',
+        '2',
+        'D',
+        'C',
+        'Z',
+      ]);
     } finally {
       client.socket.destroy();
     }

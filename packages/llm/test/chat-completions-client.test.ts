@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { startKeepAlivePeer } from '@workemon/testkit';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatCompletionsClient } from '../src/chat-completions-client.js';
@@ -37,35 +38,22 @@ describe('ChatCompletionsClient: the SDK-compatible transport', () => {
   const body = { model: 'm', messages: [{ role: 'user' as const, content: 'hi' }] };
 
   it('when a burst ends, then its idle connections close within seconds although the provider allows 65 s', async () => {
-    const provider = createServer((_req, res) => {
-      _req.resume();
-      setTimeout(() => ok(res), 30);
+    const provider = await startKeepAlivePeer({
+      body: JSON.stringify({ choices: [{ message: { content: '{"ok":true}' } }] }),
     });
-    provider.keepAliveTimeout = 65_000;
-    await new Promise<void>((r) => provider.listen(0, '127.0.0.1', r));
-    const openSockets = () =>
-      new Promise<number>((resolve, reject) =>
-        provider.getConnections((error, count) => (error ? reject(error) : resolve(count))),
-      );
     const client = new ChatCompletionsClient({
-      baseURL: `http://127.0.0.1:${(provider.address() as AddressInfo).port}/v1`,
+      baseURL: `${provider.url}/v1`,
       apiKey: 'k',
       timeoutMs: 2_000,
       maxRetries: 0,
     });
     try {
       await Promise.all(Array.from({ length: 12 }, () => client.create(body)));
-      expect(await openSockets()).toBeGreaterThan(1);
-      let open = await openSockets();
-      for (let waited = 0; open > 0 && waited < 8_000; waited += 250) {
-        await new Promise((r) => setTimeout(r, 250));
-        open = await openSockets();
-      }
-      expect(open).toBe(0);
+      expect(await provider.openConnections()).toBeGreaterThan(1);
+      expect(await provider.connectionsAfter(8_000)).toBe(0);
     } finally {
       await client.close();
-      provider.closeAllConnections();
-      await new Promise((r) => provider.close(r));
+      await provider.close();
     }
   }, 15_000);
 

@@ -7,3 +7,4 @@ export * from './fake-telegram.js';
 export * from './fake-jira.js';
 export * from './own-postgres.js';
 export * from './service-process.js';
+export * from './keep-alive-peer.js';
