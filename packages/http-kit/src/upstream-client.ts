@@ -101,8 +101,8 @@ export class UpstreamClient {
     this.pool = new Pool(url.origin, {
       connections: options.connections ?? 256,
       // undici keeps an idle socket as long as the peer's hint allows (ours say 65 s) unless capped:
-      // after a burst of 500 clients each end then held ~250 idle sockets, 12–18 MB, for a minute.
-      // A mesh hop's reconnect costs a loopback or cluster-local handshake, a fraction of a millisecond.
+      // after a burst of 500 clients the secretary and each LLM service held ~500 descriptors for a
+      // minute. A mesh hop's reconnect is a loopback or cluster-local handshake, well under a ms.
       keepAliveTimeout: options.idleConnectionMs ?? 4_000,
       keepAliveMaxTimeout: options.idleConnectionMs ?? 4_000,
       connect: { timeout: Math.min(options.timeoutMs, 10_000) },
