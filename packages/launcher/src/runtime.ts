@@ -21,7 +21,7 @@ export const SERVICE_RUNTIME_ENV: Readonly<Record<string, string>> = {
   // settled at 1.11–1.29× idle instead of up to 1.55×). At 32 KB, V8's compiler zones (segments of up
   // to 32 KB) are mapped too: compiling the bundle at start-up had left 4–16 MB of freed segments in
   // the brk heap below live blocks, by chance of order, so the secretary idled anywhere from 67 to
-  // 83 MB; at 32 KB it idles at 67–69 MB (communicator 65, console 66) in five of five starts, and
+  // 83 MB; at 32 KB it idles at 67–69 MB (communicator 65, console 66) in seven of seven starts, and
   // the CPU per answer did not move (1.17× the baseline against 1.21–1.25× in the runs before).
   MALLOC_MMAP_THRESHOLD_: '32768',
   MALLOC_TRIM_THRESHOLD_: '131072',
