@@ -79,6 +79,19 @@ export interface UpstreamCall<S extends z.ZodType> {
   schema: S;
 }
 
+/**
+ * undici's keep-alive settings for a pool whose idle connections close after `ms`. undici keeps an
+ * idle socket as long as the peer's Keep-Alive hint allows (ours say 65 s) unless keepAliveMaxTimeout
+ * caps it: after a burst of 500 clients the secretary and each LLM service held ~500 descriptors for a
+ * minute. Every pool we open takes its keep-alive from here.
+ */
+export function idleConnectionLimit(ms: number): { keepAliveTimeout: number; keepAliveMaxTimeout: number } {
+  return { keepAliveTimeout: ms, keepAliveMaxTimeout: ms };
+}
+
+/** A mesh hop's reconnect is a loopback or cluster-local handshake, well under a millisecond. */
+const MESH_IDLE_CONNECTION_MS = 4_000;
+
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
 /**
@@ -100,11 +113,7 @@ export class UpstreamClient {
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.pool = new Pool(url.origin, {
       connections: options.connections ?? 256,
-      // undici keeps an idle socket as long as the peer's hint allows (ours say 65 s) unless capped:
-      // after a burst of 500 clients the secretary and each LLM service held ~500 descriptors for a
-      // minute. A mesh hop's reconnect is a loopback or cluster-local handshake, well under a ms.
-      keepAliveTimeout: options.idleConnectionMs ?? 4_000,
-      keepAliveMaxTimeout: options.idleConnectionMs ?? 4_000,
+      ...idleConnectionLimit(options.idleConnectionMs ?? MESH_IDLE_CONNECTION_MS),
       connect: { timeout: Math.min(options.timeoutMs, 10_000) },
     });
     const authorization =

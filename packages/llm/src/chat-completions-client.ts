@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { idleConnectionLimit } from '@workemon/http-kit';
 import OpenAI from 'openai';
 import { Pool } from 'undici';
 
@@ -43,12 +44,11 @@ export class ChatCompletionsClient {
     this.path = `${url.pathname.replace(/\/+$/, '')}/chat/completions`;
     // An idle connection closes after 4 s, whatever the provider's Keep-Alive hint says: a burst's
     // 256 connections were kept 30 s, and the guesser and analyst settled at up to 1.27× and 1.63×
-    // their idle RSS instead of 1.15–1.19×. Under load the pool reuses its first free connections, so only the
-    // burst's surplus goes; a reconnect (with TLS, a handshake) is paid only after a quiet spell.
+    // their idle RSS instead of 1.15–1.19×. Under load the pool reuses its first free connections, so
+    // only the burst's surplus goes; a reconnect (with TLS, a handshake) is paid after a quiet spell.
     this.pool = new Pool(url.origin, {
       connections: options.connections ?? 256,
-      keepAliveTimeout: 4_000,
-      keepAliveMaxTimeout: 4_000,
+      ...idleConnectionLimit(4_000),
     });
     const headers: Record<string, string> = {
       accept: 'application/json',
